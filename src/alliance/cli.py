@@ -1,0 +1,278 @@
+"""The ``alliance`` command line: the only place that prints, shows progress or sets exit codes.
+
+Exit status: 0 on success; 1 on bad input (one line per problem: file, row, column, what is
+wrong, how to fix; no traceback unless ``--debug``); 2 on usage errors (typer's own).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from alliance import __version__
+from alliance.errors import AllianceError
+
+app = typer.Typer(
+    name="alliance",
+    help=(
+        "Therapeutic alliance and PTSD outcome analyses for MDMA-assisted psychotherapy trials.\n\n"
+        "Start with `alliance demo --out alliance-demo`, then `alliance validate`, "
+        "`alliance score` and `alliance analyze` on your own data."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="markdown",
+    pretty_exceptions_enable=False,
+)
+
+stdout = Console(highlight=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+_state = {"debug": False}
+
+MAX_PROBLEM_LINES = 200
+
+
+def _version(value: bool) -> None:
+    if value:
+        stdout.print(f"alliance {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main_options(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show Python tracebacks for errors (for bug reports).")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+@contextmanager
+def _reported_errors() -> Iterator[None]:
+    """Bad input ends in a clear message and exit status 1, never in a traceback."""
+    try:
+        yield
+    except AllianceError as exc:
+        if _state["debug"]:
+            raise
+        lines = exc.lines()
+        for line in lines[:MAX_PROBLEM_LINES]:
+            stderr.print(f"error: {line}", markup=False)
+        if len(lines) > MAX_PROBLEM_LINES:
+            stderr.print(
+                f"error: ... and {len(lines) - MAX_PROBLEM_LINES} more problems not shown",
+                markup=False,
+            )
+        raise typer.Exit(1) from None
+
+
+@contextmanager
+def _progress(description: str) -> Iterator[Callable[[str], None]]:
+    """A spinner with the current stage; shown only on a terminal, and only after a second."""
+    show = stderr.is_terminal
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+        disable=not show,
+    ) as progress:
+        task = progress.add_task(description, total=None)
+
+        def update(stage: str) -> None:
+            progress.update(task, description=f"{description}: {stage}")
+
+        yield update
+
+
+DataArg = Annotated[
+    Path,
+    typer.Argument(
+        help="Trial data: .csv, .tsv, .xlsx, .sav, .dta or .parquet, item or scored layout.",
+        show_default=False,
+    ),
+]
+MappingOpt = Annotated[
+    Path | None,
+    typer.Option("--mapping", help="TOML file renaming your columns and values to alliance's."),
+]
+
+
+@app.command()
+def validate(data: DataArg, mapping: MappingOpt = None) -> None:
+    """Check a data file and account for every participant.
+
+    Prints every problem (file, row, column, value, what is wrong, how to fix) and exits 1, or
+    prints the ledger summary and exits 0.
+
+    **Examples**
+
+        alliance validate trial_items.csv
+
+        alliance validate export.sav --mapping columns.toml
+    """
+    from alliance.episodes.episodes import build_episodes
+    from alliance.episodes.ledger import build_ledger
+    from alliance.pipeline import load_data
+
+    with _reported_errors(), _progress("validating") as progress:
+        progress("reading")
+        loaded = load_data(data, mapping)
+        ledger = build_ledger(
+            loaded.participants,
+            build_episodes(loaded.scores),
+            loaded.rows_in,
+            loaded.rows_missing_value,
+        )
+    _print_ledger_summary(loaded, ledger)
+
+
+def _print_ledger_summary(loaded: Any, ledger: Any) -> None:
+    synthetic = " [bold magenta](SYNTHETIC data)[/]" if loaded.synthetic else ""
+    stdout.print(f"[bold]{loaded.path.name}[/]: valid {loaded.layout} layout{synthetic}")
+    stdout.print(
+        f"  rows: {ledger.rows_in} read, {ledger.rows_scored} answered, "
+        f"{ledger.rows_missing_value} blank (missing items)"
+    )
+    stdout.print(
+        f"  participants: {ledger.participants_in} in, {ledger.episodes} with an MDMA episode, "
+        f"{len(ledger.excluded())} excluded"
+    )
+    for entry in ledger.excluded():
+        stdout.print(f"    excluded {entry['participant_id']}: {entry['reason']}", markup=False)
+
+
+@app.command()
+def score(
+    data: DataArg,
+    out: Annotated[
+        Path, typer.Option("--out", help="Scored file to write (.csv, .xlsx, .parquet, ...).")
+    ],
+    mapping: MappingOpt = None,
+) -> None:
+    """Score item-level data into the scored layout (one row per participant and phase).
+
+    **Examples**
+
+        alliance score trial_items.csv --out trial_scores.csv
+    """
+    from alliance.input.writers import write_table
+    from alliance.pipeline import load_data
+
+    with _reported_errors(), _progress("scoring") as progress:
+        progress("reading")
+        loaded = load_data(data, mapping)
+        progress("writing")
+        write_table(loaded.scores, out, synthetic=loaded.synthetic)
+    stdout.print(f"wrote {out} ({len(loaded.scores)} rows)")
+
+
+@app.command()
+def analyze(
+    data: DataArg,
+    plan: Annotated[
+        Path | None,
+        typer.Option("--plan", help="Analysis plan (TOML). Default: the article's plan."),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("alliance-results"),
+    seed: Annotated[int, typer.Option("--seed", help="Seed for resampling.", min=0)] = 0,
+    adjust: Annotated[
+        str | None,
+        typer.Option(
+            "--adjust", help="Multiplicity correction: holm, bonferroni, hochberg, bh, by, none."
+        ),
+    ] = None,
+    family: Annotated[
+        str | None,
+        typer.Option("--family", help="Correction family: all or per_outcome."),
+    ] = None,
+    mapping: MappingOpt = None,
+    show_ids: Annotated[
+        bool, typer.Option("--show-ids", help="Name participants in the report.")
+    ] = False,
+) -> None:
+    """Run the analysis plan and write results.json, tables, figures and the report.
+
+    **Examples**
+
+        alliance analyze trial_items.csv --out results
+
+        alliance analyze scores.xlsx --plan my_plan.toml --adjust bh --family per_outcome
+    """
+    from alliance.models.plan import ADJUST_METHODS, FAMILIES, load_plan
+    from alliance.pipeline import analyze as run_analysis
+    from alliance.pipeline import load_data
+    from alliance.report.outputs import write_outputs
+
+    if adjust is not None and adjust.lower() not in ADJUST_METHODS:
+        raise typer.BadParameter(
+            f"unknown method {adjust!r}; choose one of {', '.join(ADJUST_METHODS)}",
+            param_hint="--adjust",
+        )
+    if family is not None and family.lower() not in FAMILIES:
+        raise typer.BadParameter(
+            f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}",
+            param_hint="--family",
+        )
+    with _reported_errors(), _progress("analysing") as progress:
+        analysis_plan = load_plan(plan).with_overrides(
+            adjust=adjust.lower() if adjust else None, family=family.lower() if family else None
+        )
+        progress("reading")
+        loaded = load_data(data, mapping)
+        analysis = run_analysis(loaded, analysis_plan, seed=seed, progress=progress)
+        progress("writing")
+        written = write_outputs(analysis, out, show_ids=show_ids)
+    _print_ledger_summary(loaded, analysis.ledger)
+    for model in analysis.models:
+        j = model.data.term
+        mark = "survives" if model.survives_correction else "does not survive"
+        stdout.print(
+            f"  {model.spec.outcome.score} ~ {model.spec.predictor.score}@{model.spec.timepoint}: "
+            f"n={model.fit.n}, b={model.fit.estimate[j]:.3f}, p={model.fit.p[j]:.4f}, "
+            f"p_adj={model.p_adjusted:.4f} ({mark} {analysis_plan.multiplicity.method})"
+        )
+    stdout.print(f"results: {written}")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("alliance-demo"),
+) -> None:
+    """Analyse the bundled synthetic trial in full and print where the report is.
+
+    **Examples**
+
+        alliance demo --out alliance-demo
+    """
+    from alliance.demo import run_demo
+
+    with _reported_errors(), _progress("demo") as progress:
+        result = run_demo(out, progress=progress)
+    for line in result.summary:
+        stdout.print(line, markup=False)
+
+
+def main() -> None:
+    """Entry point of the ``alliance`` command."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        stderr.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

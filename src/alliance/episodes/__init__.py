@@ -1,0 +1,1 @@
+"""MDMA treatment episodes and the participant ledger."""

@@ -1,0 +1,134 @@
+"""The ledger: every input row and every participant accounted for (SPEC §3).
+
+A participant is either in an MDMA episode or excluded with a reason; an episode is in each
+model or excluded from it with a reason. Row counts add up: every row read is used in a score
+(a blank response counts as a missing item of that score, never as a dropped row).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from alliance.episodes.episodes import EpisodeSet
+
+
+@dataclass(frozen=True)
+class ModelLedger:
+    key: str
+    included: tuple[str, ...]
+    excluded: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Ledger:
+    rows_in: int
+    rows_scored: int
+    rows_missing_value: int
+    participants: pd.DataFrame  # participant_id, arm, phases, rows, episode_phase, reason
+    models: tuple[ModelLedger, ...] = ()
+
+    @property
+    def participants_in(self) -> int:
+        return len(self.participants)
+
+    @property
+    def episodes(self) -> int:
+        return int(self.participants["episode_phase"].notna().sum())
+
+    def excluded(self) -> list[dict[str, str]]:
+        out = self.participants.loc[self.participants["episode_phase"].isna()]
+        return [
+            {"participant_id": str(r.participant_id), "reason": str(r.reason)}
+            for r in out.itertuples(index=False)
+        ]
+
+    def with_models(self, models: list[ModelLedger]) -> Ledger:
+        return Ledger(
+            self.rows_in,
+            self.rows_scored,
+            self.rows_missing_value,
+            self.participants,
+            tuple(models),
+        )
+
+    def check(self) -> None:
+        """The counts must add up; a failure here is a bug, never a user error."""
+        assert self.rows_scored + self.rows_missing_value == self.rows_in
+        assert self.episodes + len(self.excluded()) == self.participants_in
+        for model in self.models:
+            assert len(model.included) + len(model.excluded) == self.episodes, model.key
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "participants_in": self.participants_in,
+            "episodes": self.episodes,
+            "excluded": self.excluded(),
+            "rows_in": self.rows_in,
+            "rows_scored": self.rows_scored,
+            "rows_missing_value": self.rows_missing_value,
+            "models": [
+                {
+                    "model": m.key,
+                    "n": len(m.included),
+                    "excluded": [
+                        {"participant_id": pid, "reason": reason}
+                        for pid, reason in sorted(m.excluded.items())
+                    ],
+                }
+                for m in self.models
+            ],
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per participant, one column per model: ``included`` or the reason."""
+        frame = self.participants.copy()
+        frame["status"] = frame["episode_phase"].map(
+            lambda p: "episode" if isinstance(p, str) else "excluded"
+        )
+        for model in self.models:
+            included = set(model.included)
+            frame[model.key] = [
+                "included" if pid in included else model.excluded.get(pid, "")
+                for pid in frame["participant_id"]
+            ]
+        return frame
+
+
+def build_ledger(
+    participants: pd.DataFrame,
+    episodes: EpisodeSet,
+    rows_in: int,
+    rows_missing_value: int,
+) -> Ledger:
+    """Participants (``participant_id, arm, phases, rows``) joined with their episode or reason."""
+    frame = participants.copy()
+    episode_phase = dict(
+        zip(episodes.frame["participant_id"], episodes.frame["episode_phase"], strict=True)
+    )
+    reasons = dict(
+        zip(episodes.excluded["participant_id"], episodes.excluded["reason"], strict=True)
+    )
+    frame["episode_phase"] = frame["participant_id"].map(episode_phase)
+    frame["reason"] = frame["participant_id"].map(reasons).fillna("")
+    return Ledger(
+        rows_in=rows_in,
+        rows_scored=rows_in - rows_missing_value,
+        rows_missing_value=rows_missing_value,
+        participants=frame.reset_index(drop=True),
+    )
+
+
+def participants_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """``participant_id, arm, phases, rows`` from an item or scored frame."""
+    grouped = frame.groupby("participant_id", sort=True)
+    return pd.DataFrame(
+        {
+            "participant_id": list(grouped.groups),
+            "arm": grouped["arm"].first().to_numpy(),
+            "phases": grouped["phase"].agg(lambda s: ",".join(sorted(set(s)))).to_numpy(),
+            "rows": grouped.size().to_numpy(),
+        }
+    )

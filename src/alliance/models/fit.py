@@ -1,0 +1,162 @@
+"""Fit every model a plan declares on the episode frame, then correct for multiplicity.
+
+Each model uses its own complete cases (SPEC §4); the baseline-only model that ΔR² and f² are
+measured against is fitted on exactly the same cases. Who was left out of which model, and why,
+is returned alongside so the ledger can account for every participant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from alliance.inference.multiplicity import adjust_by_family
+from alliance.models.ols import OLSFit, alliance_term_stats, fit_ols
+from alliance.models.plan import AnalysisPlan, ModelSpec
+
+
+@dataclass(frozen=True)
+class ModelData:
+    """The arrays one model is fitted on, with the participants they came from."""
+
+    spec: ModelSpec
+    y: np.ndarray
+    X: np.ndarray
+    names: tuple[str, ...]
+    term: int  # column of the alliance term in X
+    participant_ids: tuple[str, ...]
+    excluded: dict[str, str]  # participant_id -> reason
+
+
+@dataclass(frozen=True)
+class ModelResult:
+    data: ModelData
+    fit: OLSFit
+    reduced: OLSFit
+    term_stats: dict[str, float]
+    p_adjusted: float = float("nan")
+    survives_correction: bool = False
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self.data.spec
+
+
+def _covariate_columns(frame: pd.DataFrame, covariate: str) -> tuple[pd.DataFrame, list[str]]:
+    """Numeric covariates enter as they are; categorical ones as treatment-coded dummies.
+
+    Levels are sorted and the first is the reference, as R's ``lm`` does with a factor, so the
+    estimates agree with R term for term.
+    """
+    values = frame[covariate]
+    numeric = pd.to_numeric(values, errors="coerce")
+    if numeric.notna().sum() == values.notna().sum():
+        return pd.DataFrame({covariate: numeric.astype("float64")}), [covariate]
+    levels = sorted(str(v) for v in values.dropna().unique())
+    dummies = {}
+    for level in levels[1:]:
+        name = f"{covariate}[{level}]"
+        column = (values.astype("string") == level).astype("float64")
+        dummies[name] = column.where(values.notna())
+    return pd.DataFrame(dummies, index=frame.index), list(dummies)
+
+
+def _missing_reason(row: pd.Series, columns: list[str], reasons: dict[str, str]) -> str:
+    missing = [c for c in columns if pd.isna(row[c])]
+    return "; ".join(reasons.get(c, f"missing {c.replace('__', ' at ')}") for c in missing)
+
+
+def model_data(
+    episodes: pd.DataFrame,
+    spec: ModelSpec,
+    missing_reasons: dict[tuple[str, str], str] | None = None,
+) -> ModelData:
+    """Complete cases and design matrix for one model.
+
+    ``missing_reasons`` maps (participant_id, column) to a more specific reason than "missing"
+    (e.g. too few items answered), as the scoring stage knows it.
+    """
+    frame = episodes.set_index("participant_id", drop=False)
+    design = pd.DataFrame(
+        {
+            "baseline": frame[spec.baseline_column].astype("float64"),
+            spec.predictor.score: frame[spec.predictor_column].astype("float64"),
+        },
+        index=frame.index,
+    )
+    needed = [spec.response_column, spec.baseline_column, spec.predictor_column]
+    for covariate in spec.covariates:
+        column = "episode_phase" if covariate == "phase" else covariate
+        block, _ = _covariate_columns(frame, column)
+        design = pd.concat([design, block], axis=1)
+        needed.append(column)
+    y = frame[spec.response_column].astype("float64")
+    complete = y.notna() & design.notna().all(axis=1)
+    excluded: dict[str, str] = {}
+    lookup = missing_reasons or {}
+    for pid in frame.index[~complete.to_numpy()]:
+        specific = {c: lookup[(pid, c)] for c in needed if (pid, c) in lookup}
+        excluded[str(pid)] = _missing_reason(frame.loc[pid], needed, specific)
+    kept = frame.index[complete.to_numpy()]
+    X = np.column_stack([np.ones(len(kept)), design.loc[kept].to_numpy(dtype="float64")])
+    names = ("intercept", *design.columns)
+    return ModelData(
+        spec=spec,
+        y=y.loc[kept].to_numpy(dtype="float64"),
+        X=X,
+        names=tuple(str(n) for n in names),
+        term=2,
+        participant_ids=tuple(str(p) for p in kept),
+        excluded=excluded,
+    )
+
+
+def fit_model(data: ModelData, alpha: float) -> ModelResult:
+    fit = fit_ols(data.y, data.X, data.names, alpha=alpha)
+    keep = [i for i in range(data.X.shape[1]) if i != data.term]
+    reduced = fit_ols(data.y, data.X[:, keep], [data.names[i] for i in keep], alpha=alpha)
+    stats = alliance_term_stats(fit, reduced, data.names[data.term])
+    return ModelResult(data=data, fit=fit, reduced=reduced, term_stats=stats)
+
+
+def families(results: list[ModelResult], family: str) -> list[str]:
+    """The multiplicity family label of each model."""
+    if family == "all":
+        return ["all"] * len(results)
+    return [r.spec.outcome.score for r in results]
+
+
+def apply_multiplicity(results: list[ModelResult], plan: AnalysisPlan) -> list[ModelResult]:
+    """Adjusted p-values of the alliance terms, within the plan's families."""
+    p = np.array([r.fit.p[r.data.term] for r in results], dtype="float64")
+    labels = families(results, plan.multiplicity.family)
+    adjusted = adjust_by_family(p, labels, plan.multiplicity.method)
+    return [
+        ModelResult(
+            data=r.data,
+            fit=r.fit,
+            reduced=r.reduced,
+            term_stats=r.term_stats,
+            p_adjusted=float(a),
+            survives_correction=bool(a < plan.alpha),
+            extras=r.extras,
+        )
+        for r, a in zip(results, adjusted, strict=True)
+    ]
+
+
+def fit_plan(
+    episodes: pd.DataFrame,
+    plan: AnalysisPlan,
+    missing_reasons: dict[tuple[str, str], str] | None = None,
+) -> list[ModelResult]:
+    """Every model of the plan, fitted and corrected for multiplicity."""
+    results = [
+        fit_model(model_data(episodes, spec, missing_reasons), plan.alpha)
+        for spec in plan.model_specs()
+    ]
+    return apply_multiplicity(results, plan)

@@ -1,0 +1,139 @@
+"""The pipeline's stages wired together, without printing: the command line calls these.
+
+input → validation → instruments → episodes → models → inference → report. Each function
+returns plain data; the CLI decides what to show and where to write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from alliance.episodes.episodes import EpisodeSet, build_episodes
+from alliance.episodes.ledger import Ledger, ModelLedger, build_ledger, participants_table
+from alliance.input.mapping import apply_mapping, load_mapping
+from alliance.input.readers import read_table
+from alliance.instruments.registry import load_instruments
+from alliance.instruments.reliability import reliability_table
+from alliance.instruments.scoring import score_items
+from alliance.models.fit import ModelResult, fit_plan
+from alliance.models.plan import AnalysisPlan, check_plan_against_data
+from alliance.validation.item_layout import validate_items
+from alliance.validation.layout import detect_layout
+from alliance.validation.scored_layout import validate_scored
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class LoadedData:
+    """A validated input file, scored: everything later stages need and nothing more."""
+
+    path: Path
+    sha256: str
+    synthetic: bool
+    layout: str  # "items" or "scored"
+    scores: pd.DataFrame  # the scored frame (SPEC §3 scored layout)
+    participants: pd.DataFrame  # participant_id, arm, phases, rows
+    rows_in: int
+    rows_missing_value: int
+    items: pd.DataFrame | None = None  # the item frame, for item-layout input
+    status: pd.DataFrame | None = None  # scoring status per score, for item-layout input
+    reliability: pd.DataFrame | None = None  # alpha and omega per scale and timepoint
+
+
+def load_data(path: Path, mapping: Path | None = None) -> LoadedData:
+    """Read, map, validate and (for item-level data) score one input file.
+
+    Raises ``DataError`` listing every problem when the file is not valid.
+    """
+    raw = read_table(Path(path))
+    if mapping is not None:
+        raw = apply_mapping(raw, load_mapping(Path(mapping)))
+    layout = detect_layout(raw)
+    if layout == "items":
+        instruments = load_instruments()
+        items = validate_items(raw, instruments)
+        scored = score_items(items, instruments)
+        return LoadedData(
+            path=Path(path),
+            sha256=raw.sha256,
+            synthetic=raw.synthetic,
+            layout=layout,
+            scores=scored.scores,
+            participants=participants_table(items),
+            rows_in=len(raw.frame),
+            rows_missing_value=int(items["value"].isna().sum()),
+            items=items,
+            status=scored.status,
+            reliability=reliability_table(items, instruments),
+        )
+    scores = validate_scored(raw)
+    return LoadedData(
+        path=Path(path),
+        sha256=raw.sha256,
+        synthetic=raw.synthetic,
+        layout=layout,
+        scores=scores,
+        participants=participants_table(scores),
+        rows_in=len(raw.frame),
+        rows_missing_value=0,
+    )
+
+
+def known_scores() -> set[str]:
+    return {name for inst in load_instruments().values() for name in inst.score_names}
+
+
+def _missing_reasons(loaded: LoadedData, episodes: EpisodeSet) -> dict[tuple[str, str], str]:
+    """Why a score is missing, where scoring knows better than "missing" (too few items)."""
+    if loaded.status is None or episodes.frame.empty:
+        return {}
+    status = loaded.status.loc[loaded.status["status"] == "too_few_items"]
+    phase_of = dict(
+        zip(episodes.frame["participant_id"], episodes.frame["episode_phase"], strict=True)
+    )
+    reasons = {}
+    for row in status.itertuples(index=False):
+        if phase_of.get(row.participant_id) != row.phase:
+            continue
+        column = f"{row.score}__{row.timepoint}"
+        reasons[(str(row.participant_id), column)] = (
+            f"too few items answered for {row.score} at {row.timepoint} "
+            f"({row.n_present} of {row.n_items})"
+        )
+    return reasons
+
+
+@dataclass(frozen=True)
+class Analysis:
+    loaded: LoadedData
+    plan: AnalysisPlan
+    seed: int
+    episodes: EpisodeSet
+    ledger: Ledger
+    models: list[ModelResult]
+
+
+def analyze(
+    loaded: LoadedData, plan: AnalysisPlan, seed: int = 0, progress: Progress = _quiet
+) -> Analysis:
+    """Episodes, ledger and every model of the plan for one loaded file."""
+    check_plan_against_data(plan, set(loaded.scores.columns), known_scores())
+    progress("episodes")
+    episodes = build_episodes(loaded.scores, plan.episode_rule)
+    ledger = build_ledger(loaded.participants, episodes, loaded.rows_in, loaded.rows_missing_value)
+    progress("models")
+    models = fit_plan(episodes.frame, plan, _missing_reasons(loaded, episodes))
+    ledger = ledger.with_models(
+        [ModelLedger(m.spec.key, m.data.participant_ids, m.data.excluded) for m in models]
+    )
+    ledger.check()
+    return Analysis(loaded, plan, seed, episodes, ledger, models)

@@ -1,0 +1,1 @@
+"""Analysis plans shipped with the package (TOML)."""

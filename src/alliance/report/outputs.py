@@ -1,0 +1,24 @@
+"""Everything ``alliance analyze`` writes into its output folder (SPEC §5)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alliance.pipeline import Analysis
+from alliance.report.files import write_csv, write_json
+from alliance.report.results_json import results_document
+from alliance.report.tables import alliance_table, descriptives_table, terms_table
+
+
+def write_outputs(analysis: Analysis, out: Path, show_ids: bool = False) -> Path:
+    """Write results.json, ledger.csv and tables/*.csv; return the main result's path."""
+    out = Path(out)
+    tables = out / "tables"
+    document = results_document(analysis)
+    write_csv(out / "ledger.csv", analysis.ledger.to_frame())
+    write_csv(tables / "model_terms.csv", terms_table(analysis.models))
+    write_csv(tables / "alliance_effects.csv", alliance_table(analysis.models))
+    write_csv(tables / "descriptives.csv", descriptives_table(analysis.episodes.frame))
+    if analysis.loaded.reliability is not None:
+        write_csv(tables / "reliability.csv", analysis.loaded.reliability)
+    return write_json(out / "results.json", document)
