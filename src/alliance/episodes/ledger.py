@@ -112,7 +112,7 @@ def build_ledger(
         zip(episodes.excluded["participant_id"], episodes.excluded["reason"], strict=True)
     )
     frame["episode_phase"] = frame["participant_id"].map(episode_phase)
-    frame["reason"] = frame["participant_id"].map(reasons).fillna("")
+    frame["reason"] = [reasons.get(pid, "") for pid in frame["participant_id"]]
     return Ledger(
         rows_in=rows_in,
         rows_scored=rows_in - rows_missing_value,

@@ -215,7 +215,7 @@ def check_plan_against_data(
                     "Fix: name a timepoint the data hold"
                 )
     for covariate in plan.covariates:
-        if covariate not in columns and covariate != "episode_phase":
+        if covariate not in columns and covariate not in ("phase", "episode_phase"):
             messages.append(
                 f"covariate '{covariate}' is not a column of the data. "
                 "Fix: add the column to the data or remove it from the plan"
