@@ -1,0 +1,60 @@
+"""``alliance demo``: the bundled synthetic trial, validated, scored and analysed in full.
+
+The bundled file was made by ``alliance simulate`` (the exact command is in
+``alliance/data/README.md``); it carries the synthetic marker, so everything the demo writes is
+labelled synthetic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from alliance.input.writers import write_table
+from alliance.models.plan import load_plan
+from alliance.pipeline import analyze, load_data
+from alliance.report.files import write_atomic
+from alliance.report.outputs import write_outputs
+
+DEMO_FILE = "demo_trial.csv"
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    out: Path
+    report: Path
+    summary: list[str]
+
+
+def run_demo(out: Path, progress: Callable[[str], None] = lambda _: None) -> DemoResult:
+    out = Path(out)
+    data_path = out / "data" / DEMO_FILE
+    bundled = resources.files("alliance.data").joinpath(DEMO_FILE).read_bytes()
+    write_atomic(data_path, lambda h: h.write(bundled))
+    progress("validating")
+    loaded = load_data(data_path)
+    progress("scoring")
+    write_table(loaded.scores, out / "data" / "demo_scores.csv", synthetic=loaded.synthetic)
+    progress("analysing")
+    analysis = analyze(loaded, load_plan(), seed=0, progress=progress)
+    progress("writing report")
+    write_outputs(analysis, out)
+    report = out / "report.html"
+    ledger = analysis.ledger
+    summary = [
+        f"demo trial (SYNTHETIC): {ledger.participants_in} participants, "
+        f"{ledger.episodes} MDMA episodes, {len(analysis.models)} models",
+    ]
+    for model in analysis.models:
+        j = model.data.term
+        summary.append(
+            f"  {model.spec.outcome.score} ~ wai@{model.spec.timepoint}: n={model.fit.n}, "
+            f"b={model.fit.estimate[j]:.3f}, p={model.fit.p[j]:.4f}, "
+            f"Holm p={model.p_adjusted:.4f}"
+        )
+    summary.append(f"data: {data_path}")
+    summary.append(f"results: {out / 'results.json'}")
+    summary.append(f"report: {report.resolve() if report.exists() else report}")
+    return DemoResult(out=out, report=report, summary=summary)
