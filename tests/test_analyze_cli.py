@@ -1,0 +1,111 @@
+"""``alliance analyze`` end to end: the results.json contract, determinism, outputs, overrides."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from alliance.cli import app
+from tests.conftest import sha256
+
+runner = CliRunner()
+
+MODEL_KEYS = {
+    "outcome",
+    "predictor",
+    "timepoint",
+    "n",
+    "r_squared",
+    "adj_r_squared",
+    "delta_r_squared",
+    "f_squared",
+    "partial_r",
+    "p_adjusted",
+    "adjust_method",
+    "survives_correction",
+    "terms",
+}
+TERM_KEYS = {"name", "estimate", "std_error", "t", "p", "ci_low", "ci_high", "std_beta"}
+FAST = ["--seed", "3"]
+
+
+def analyze(path, out, *extra):
+    result = runner.invoke(app, ["analyze", str(path), "--out", str(out), *FAST, *extra])
+    assert result.exit_code == 0, result.output
+    return json.loads((out / "results.json").read_text())
+
+
+def test_results_json_follows_the_contract(trial_csv, tmp_path):
+    before = sha256(trial_csv)
+    doc = analyze(trial_csv, tmp_path / "out")
+    assert sha256(trial_csv) == before
+    assert doc["schema_version"] == "1"
+    assert doc["input_sha256"] == before
+    assert doc["synthetic"] is False
+    assert doc["seed"] == 3
+    assert doc["plan"]["multiplicity"]["method"] == "holm"
+    assert doc["ledger"]["participants_in"] == 8
+    assert doc["ledger"]["episodes"] == 7
+    assert doc["ledger"]["excluded"][0]["participant_id"] == "p4"
+    assert len(doc["models"]) == 6
+    for model in doc["models"]:
+        assert set(model) >= MODEL_KEYS
+        assert [t["name"] for t in model["terms"]] == ["intercept", "baseline", "wai"]
+        for term in model["terms"]:
+            assert set(term) >= TERM_KEYS
+        assert model["n"] == 7
+        assert model["adjust_method"] == "holm"
+    for name in ("ledger.csv", "tables/model_terms.csv", "tables/alliance_effects.csv"):
+        assert (tmp_path / "out" / name).exists(), name
+
+
+def test_same_input_plan_and_seed_give_identical_models(trial_csv, tmp_path):
+    first = analyze(trial_csv, tmp_path / "a")
+    second = analyze(trial_csv, tmp_path / "b")
+    assert first["models"] == second["models"]
+
+
+def test_row_order_does_not_change_results(trial_csv, tmp_path):
+    shuffled = tmp_path / "shuffled.csv"
+    frame = pd.read_csv(trial_csv, dtype=str)
+    frame.sample(frac=1, random_state=1).to_csv(shuffled, index=False)
+    a = analyze(trial_csv, tmp_path / "a")
+    b = analyze(shuffled, tmp_path / "b")
+    for ma, mb in zip(a["models"], b["models"], strict=True):
+        for ta, tb in zip(ma["terms"], mb["terms"], strict=True):
+            assert ta["estimate"] == pytest.approx(tb["estimate"], rel=1e-12)
+            assert ta["p"] == pytest.approx(tb["p"], rel=1e-10)
+
+
+def test_adjust_and_family_override_the_plan(trial_csv, tmp_path):
+    doc = analyze(trial_csv, tmp_path / "o", "--adjust", "bonferroni", "--family", "per_outcome")
+    assert doc["plan"]["multiplicity"] == {"method": "bonferroni", "family": "per_outcome"}
+    for model in doc["models"]:
+        raw = next(t["p"] for t in model["terms"] if t["name"] == "wai")
+        assert model["p_adjusted"] == pytest.approx(min(1.0, 3 * raw), rel=1e-12)
+
+
+def test_scored_layout_gives_the_same_models_as_item_layout(trial_csv, tmp_path):
+    scores = tmp_path / "scores.csv"
+    result = runner.invoke(app, ["score", str(trial_csv), "--out", str(scores)])
+    assert result.exit_code == 0, result.output
+    a = analyze(trial_csv, tmp_path / "a")
+    b = analyze(scores, tmp_path / "b")
+    assert b["input_layout"] == "scored"
+    for ma, mb in zip(a["models"], b["models"], strict=True):
+        assert ma["n"] == mb["n"]
+        for ta, tb in zip(ma["terms"], mb["terms"], strict=True):
+            assert ta["estimate"] == pytest.approx(tb["estimate"], rel=1e-9)
+
+
+def test_plan_error_exits_1(trial_csv, tmp_path):
+    plan = tmp_path / "plan.toml"
+    plan.write_text("[[outcomes]]\nscore='caps'\n[[predictors]]\nscore='wai'\ntimepoints=['s7']\n")
+    result = runner.invoke(
+        app, ["analyze", str(trial_csv), "--plan", str(plan), "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 1
+    assert "s7" in result.output
