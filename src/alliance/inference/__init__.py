@@ -1,0 +1,1 @@
+"""Inference on fitted models: multiplicity correction, diagnostics and robust companions."""

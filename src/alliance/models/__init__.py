@@ -1,0 +1,1 @@
+"""Analysis plans, least-squares fits and fitting a plan's models."""
