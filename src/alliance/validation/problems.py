@@ -1,0 +1,66 @@
+"""Collect problems by kind, and print them without drowning the user.
+
+A file with one systematic mistake (a wrong code in a whole column) can hold thousands of
+identical problems. Every one of them is kept in :attr:`DataError.problems`, so callers and tests
+can inspect them all; :meth:`GroupedDataError.lines` shows the first ``per_kind`` of each kind and
+one summary line for the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from alliance.errors import DataError, Problem
+
+PER_KIND = 50
+
+
+class GroupedDataError(DataError):
+    """A :class:`DataError` whose problems come in kinds (one check, one column each).
+
+    ``problems`` holds every problem; ``lines()`` is capped at ``per_kind`` lines per kind.
+    """
+
+    def __init__(self, groups: Iterable[Sequence[Problem]], per_kind: int = PER_KIND):
+        self.groups = [list(g) for g in groups if g]
+        self.per_kind = per_kind
+        super().__init__(p for g in self.groups for p in g)
+
+    def lines(self) -> list[str]:
+        out: list[str] = []
+        for group in self.groups:
+            out.extend(str(p) for p in group[: self.per_kind])
+            rest = len(group) - self.per_kind
+            if rest > 0:
+                first = group[0]
+                where = f" in column '{first.column}'" if first.column is not None else ""
+                out.append(
+                    f"{first.file}: … and {rest:,} more rows with the same problem{where} "
+                    f"({first.what})"
+                )
+        return out
+
+
+class ProblemCollector:
+    """Problems gathered in one pass, grouped by kind in the order the checks ran."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self._groups: dict[str, list[Problem]] = {}
+
+    def add(self, kind: str, problem: Problem) -> None:
+        self._groups.setdefault(kind, []).append(problem)
+
+    def extend(self, kind: str, problems: Iterable[Problem]) -> None:
+        for problem in problems:
+            self.add(kind, problem)
+
+    def __bool__(self) -> bool:
+        return any(self._groups.values())
+
+    def error(self) -> GroupedDataError:
+        return GroupedDataError(self._groups.values())
+
+    def raise_if_any(self) -> None:
+        if self:
+            raise self.error()
