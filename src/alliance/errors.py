@@ -63,3 +63,11 @@ class PlanError(AllianceError):
 
     def lines(self) -> list[str]:
         return [f"{self.file}: {m}" for m in self.messages]
+
+
+class AnalysisError(AllianceError):
+    """A declared model cannot be estimated from the data it was given."""
+
+    def __init__(self, model: str, message: str):
+        self.model = model
+        super().__init__(f"model {model}: {message}")

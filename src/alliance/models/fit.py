@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from alliance.errors import AnalysisError
+from alliance.inference.diagnostics import diagnostics
 from alliance.inference.multiplicity import adjust_by_family
 from alliance.models.ols import OLSFit, alliance_term_stats, fit_ols
 from alliance.models.plan import AnalysisPlan, ModelSpec
@@ -116,11 +118,27 @@ def model_data(
 
 
 def fit_model(data: ModelData, alpha: float) -> ModelResult:
-    fit = fit_ols(data.y, data.X, data.names, alpha=alpha)
+    """The full and baseline-only fits of one model, its alliance statistics and diagnostics.
+
+    A model the data cannot support (too few complete cases, collinear terms) is bad input for
+    that plan, reported with the model and the reason rather than as a crash.
+    """
     keep = [i for i in range(data.X.shape[1]) if i != data.term]
-    reduced = fit_ols(data.y, data.X[:, keep], [data.names[i] for i in keep], alpha=alpha)
+    try:
+        fit = fit_ols(data.y, data.X, data.names, alpha=alpha)
+        reduced = fit_ols(data.y, data.X[:, keep], [data.names[i] for i in keep], alpha=alpha)
+    except ValueError as exc:
+        raise AnalysisError(
+            data.spec.key,
+            f"cannot be fitted on {len(data.y)} complete cases: {exc}. "
+            "Fix: check the ledger for why participants were excluded, or drop this model "
+            "or covariate from the plan",
+        ) from None
     stats = alliance_term_stats(fit, reduced, data.names[data.term])
-    return ModelResult(data=data, fit=fit, reduced=reduced, term_stats=stats)
+    checks = diagnostics(fit, data.X, data.participant_ids)
+    return ModelResult(
+        data=data, fit=fit, reduced=reduced, term_stats=stats, extras={"diagnostics": checks}
+    )
 
 
 def families(results: list[ModelResult], family: str) -> list[str]:

@@ -190,16 +190,12 @@ def check_plan_against_data(
 ) -> None:
     """Every score, timepoint and covariate the plan names must exist; report all that do not."""
     messages = []
-    for spec in plan.outcomes:
-        if spec.score not in known_scores:
+    named = [("outcome", o.score) for o in plan.outcomes]
+    named += [("predictor", p.score) for p in plan.predictors]
+    for role, score in named:
+        if score not in known_scores:
             messages.append(
-                f"outcome score '{spec.score}' is not a known score. "
-                f"Fix: use one of {', '.join(sorted(known_scores))}"
-            )
-    for spec in plan.predictors:
-        if spec.score not in known_scores:
-            messages.append(
-                f"predictor score '{spec.score}' is not a known score. "
+                f"{role} score '{score}' is not a known score. "
                 f"Fix: use one of {', '.join(sorted(known_scores))}"
             )
     if messages:

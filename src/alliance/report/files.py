@@ -16,7 +16,7 @@ from typing import IO, Any
 import pandas as pd
 
 
-def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
+def write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
