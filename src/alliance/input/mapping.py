@@ -62,12 +62,13 @@ class ColumnMapping:
 
 
 def _key(value: Any) -> str:
-    return cell_text(value).lower()
-
-
-def _targets() -> set[str]:
-    """Alliance columns a mapping may produce: the layouts' columns and ``<score>__...``."""
-    return set(COLUMNS)
+    """Label as matched: stripped, lower-cased, whole numbers without decimals ('1.0' is '1')."""
+    text = cell_text(value).lower()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return str(int(number)) if number.is_integer() else text
 
 
 def _is_score_target(name: str) -> bool:
@@ -88,7 +89,7 @@ def _columns_section(table: Any, messages: list[str]) -> dict[str, str]:
             messages.append(f'[columns] "{source}": the target must be a column name (text)')
             continue
         key, name = source.strip().lower(), target.strip().lower()
-        if name not in _targets() and not _is_score_target(name):
+        if name not in COLUMNS and not _is_score_target(name):
             messages.append(
                 f'[columns] "{source}" = "{target}": unknown alliance column; use one of '
                 f"{', '.join(COLUMNS)} or a score column <score>__<timepoint>"
@@ -115,7 +116,7 @@ def _values_section(table: Any, messages: list[str]) -> dict[str, dict[str, obje
     values: dict[str, dict[str, object]] = {}
     for column, labels in table.items():
         name = column.strip().lower()
-        if name not in _targets() and not _is_score_target(name):
+        if name not in COLUMNS and not _is_score_target(name):
             messages.append(
                 f"[values.{column}]: unknown alliance column; use one of {', '.join(COLUMNS)}"
             )
