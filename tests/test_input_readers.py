@@ -361,3 +361,22 @@ def test_reserved_column_name(tmp_path):
     path = tmp_path / "reserved.csv"
     path.write_text("participant_id,Source_Row\na,1\n")
     assert only_problem(read_fails(path)).column == SOURCE_ROW
+
+
+def test_a_stored_parquet_index_is_kept_as_a_column(tmp_path):
+    path = tmp_path / "indexed.parquet"
+    scored_frame().set_index("participant_id").to_parquet(path)
+    raw = read_table(path)
+    assert raw.frame["participant_id"].tolist() == scored_frame()["participant_id"].tolist()
+
+
+def test_numeric_synthetic_marker_from_spss(tmp_path):
+    path = tmp_path / "s.sav"
+    pyreadstat.write_sav(
+        pd.DataFrame({"participant_id": ["a", "b"], "synthetic": [1.0, 1.0]}), str(path)
+    )
+    assert read_table(path).synthetic is True
+    pyreadstat.write_sav(
+        pd.DataFrame({"participant_id": ["a", "b"], "synthetic": [0.0, 0.0]}), str(path)
+    )
+    assert read_table(path).synthetic is False

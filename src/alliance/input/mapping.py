@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 
 from alliance.errors import PlanError, Problem
+from alliance.input.cells import cell_text
 from alliance.input.readers import SOURCE_ROW, RawTable
-from alliance.validation.cells import cell_text
 from alliance.validation.problems import ProblemCollector
 
 COLUMNS = (

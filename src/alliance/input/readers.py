@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from alliance.errors import DataError, Problem
+from alliance.input.cells import cell_text
 from alliance.validation.problems import ProblemCollector
 
 SYNTHETIC_COLUMN = "synthetic"
@@ -129,7 +130,7 @@ def _sniff(data: bytes) -> str:
 _KINDS: dict[str, tuple[str, str | None]] = {
     "xlsx": ("an Excel workbook", ".xlsx"),
     "zip": ("a zip archive", None),
-    "ole2": ("an old-style Excel .xls (or other Office 97-2003) file", None),
+    "ole2": ("an old-style Excel .xls file (or a password-protected workbook)", None),
     "sav": ("an SPSS data file", ".sav"),
     "dta": ("a Stata data file", ".dta"),
     "parquet": ("a Parquet file", ".parquet"),
@@ -157,7 +158,10 @@ def _mismatch(path: Path, kind: str) -> DataError:
             f"otherwise save it again as {label} ({path.suffix.lower()})"
         )
     elif kind == "ole2":
-        fix = "open it in Excel and save it as an Excel workbook (.xlsx) or as CSV UTF-8 (.csv)"
+        fix = (
+            "open it in Excel, remove any password, and save it as an Excel workbook (.xlsx) "
+            "or as CSV UTF-8 (.csv)"
+        )
     elif kind == "gzip":
         fix = "decompress it first, then read the file inside"
     else:
@@ -318,8 +322,9 @@ def _read_stat(path: Path) -> tuple[list[Any], pd.DataFrame, dict[str, dict[Any,
 
 def _read_parquet(data: bytes) -> tuple[list[Any], pd.DataFrame]:
     frame = pd.read_parquet(io.BytesIO(data))
+    if not isinstance(frame.index, pd.RangeIndex):
+        frame = frame.reset_index()  # a stored index (e.g. participant_id) is data too
     header = list(frame.columns)
-    frame = frame.reset_index(drop=True)
     frame.columns = pd.RangeIndex(frame.shape[1])
     return header, frame
 
@@ -334,10 +339,7 @@ def _column_name(cell: Any) -> str:
 
 
 def _synthetic(values: pd.Series, file: str) -> bool:
-    text = {str(v).strip().lower() for v in pd.unique(values.dropna())}
-    text = {"true" if t in ("1.0", "true") else t for t in text}
-    if values.isna().any():
-        text.add("")
+    text = {cell_text(v).lower() for v in pd.unique(values)}
     if text and text <= _TRUE:
         return True
     if text and text <= _FALSE:

@@ -8,7 +8,6 @@ that have one.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from alliance.errors import Problem
+from alliance.input.cells import cell_text
 from alliance.input.readers import SOURCE_ROW
 from alliance.validation.problems import ProblemCollector
 
@@ -35,27 +35,6 @@ MISSING_MARKERS = frozenset({"", "na", "nan", "."})
 # A timepoint names score columns such as ``wai__s4``, so it must be a plain identifier.
 TIMEPOINT = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)*$")
 MAPPING_HINT = "or translate your labels with a mapping file (--mapping)"
-
-
-def cell_text(value: Any) -> str:
-    """A cell as stripped text; integral numbers without a decimal point; blank for missing."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return ""
-    if isinstance(value, float | np.floating):
-        if math.isnan(value):
-            return ""
-        if float(value).is_integer():
-            return str(int(value))
-        return repr(float(value))
-    if isinstance(value, bool | np.bool_):
-        return str(bool(value)).lower()
-    if isinstance(value, pd.Timestamp | dt.datetime):
-        if value.time() == dt.time(0):
-            return value.date().isoformat()
-        return value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value).strip()
 
 
 @dataclass(frozen=True)
