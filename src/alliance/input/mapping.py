@@ -161,7 +161,12 @@ def load_mapping(path: Path) -> ColumnMapping:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PlanError(
-            path.name, [f"not valid TOML: {exc}. Fix: see the mapping example in the README"]
+            path.name,
+            [
+                f"not valid TOML: {exc}. Fix: correct that line; a mapping holds a [columns] "
+                'table of "your column" = "alliance column" and [values.<column>] tables of '
+                '"your label" = "alliance label"'
+            ],
         ) from None
     messages: list[str] = []
     for section in document:

@@ -4,7 +4,7 @@ The format follows the file's extension, and the file's first bytes must agree w
 archive renamed ``.csv`` or a CSV renamed ``.sav`` is reported, not guessed at. Cells are kept
 as read (text for CSV, typed values for the binary formats); interpreting them is validation's job.
 
-Rules a user can rely on (README "Input files"):
+Rules a user can rely on:
 
 - Text files (``.csv``, ``.tsv``) must be UTF-8 (with or without a byte-order mark) or UTF-16
   with a byte-order mark (Excel's "Unicode text"). Other encodings are refused with a message
