@@ -158,20 +158,17 @@ def row_problems(
     if len(index) == 0:
         return []
     rows = frame[SOURCE_ROW].to_numpy()[index]
-    cells = (
-        frame[column].iloc[index].to_numpy(dtype=object)
-        if column in frame.columns
-        else [None] * len(index)
-    )
+    if column in frame.columns:
+        # Each distinct cell is shown once as text, however many rows hold it.
+        codes, uniques = pd.factorize(frame[column].iloc[index], use_na_sentinel=True)
+        shown = np.array([cell_text(u) or None for u in uniques] + [None], dtype=object)
+        cells = shown[codes]
+    else:
+        cells = np.full(len(index), None, dtype=object)
     return [
-        Problem(file=file, row=int(r), column=column, value=_shown(v), what=what, fix=fix)
-        for r, v in zip(rows, cells, strict=True)
+        Problem(file=file, row=r, column=column, value=v, what=what, fix=fix)
+        for r, v in zip(rows.tolist(), cells.tolist(), strict=True)
     ]
-
-
-def _shown(value: Any) -> object:
-    text = cell_text(value)
-    return text if text != "" else None
 
 
 def rows_text(rows: np.ndarray, limit: int = 5) -> str:
@@ -235,7 +232,7 @@ def arm_column(frame: pd.DataFrame, problems: ProblemCollector) -> Codes:
         arm_label,
         problems,
         f"unknown arm (expected {' or '.join(ARMS)}, the randomised allocation)",
-        f"write 'mdma' or 'placebo', {MAPPING_HINT} ([values.arm] \"Active\" = \"mdma\")",
+        f"write 'mdma' or 'placebo', {MAPPING_HINT}, e.g. [values.arm] \"Active\" = \"mdma\"",
     )
 
 

@@ -24,7 +24,10 @@ class GroupedDataError(DataError):
     def __init__(self, groups: Iterable[Sequence[Problem]], per_kind: int = PER_KIND):
         self.groups = [list(g) for g in groups if g]
         self.per_kind = per_kind
-        super().__init__(p for g in self.groups for p in g)
+        self.problems = [p for g in self.groups for p in g]
+        # The message is the summarised lines: formatting millions of problems would take
+        # longer than finding them.
+        Exception.__init__(self, "\n".join(self.lines()))
 
     def lines(self) -> list[str]:
         out: list[str] = []
@@ -52,8 +55,7 @@ class ProblemCollector:
         self._groups.setdefault(kind, []).append(problem)
 
     def extend(self, kind: str, problems: Iterable[Problem]) -> None:
-        for problem in problems:
-            self.add(kind, problem)
+        self._groups.setdefault(kind, []).extend(problems)
 
     def __bool__(self) -> bool:
         return any(self._groups.values())
