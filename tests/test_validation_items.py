@@ -343,3 +343,23 @@ def test_shuffled_file_gives_the_same_frame_and_loses_no_row(order, repeats):
     a = items.drop(columns="source_row").sort_values(key).reset_index(drop=True)
     b = expected.drop(columns="source_row").sort_values(key).reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_a_file_pasted_twice_is_collapsed_once_per_response(tmp_path):
+    frame = pd.concat([trial(), trial()], ignore_index=True)
+    items = validate_file(write(frame, tmp_path))
+    assert items.attrs["collapsed_duplicates"] == len(frame) // 2
+    assert items["source_row"].tolist() == list(range(2, len(frame) // 2 + 2))
+
+
+def test_every_conflicting_group_is_one_problem(tmp_path):
+    changed = trial()
+    changed["value"] = np.where(changed["instrument"] == "WAI", 8 - changed["value"], 4)
+    base = trial()
+    keep = base["value"].astype(int).to_numpy() != changed["value"].astype(int).to_numpy()
+    frame = pd.concat([base, changed, changed.iloc[:3]], ignore_index=True)
+    error = fails(frame, tmp_path)
+    assert len(error.problems) == int(keep.sum())
+    first = error.problems[0]
+    assert first.column == "value"
+    assert "3 rows give" in first.what or "2 rows give" in first.what

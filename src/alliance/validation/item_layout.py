@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from alliance.errors import Problem
+from alliance.input.cells import cell_text
 from alliance.input.readers import SOURCE_ROW, RawTable
 from alliance.validation.cells import (
     MAPPING_HINT,
@@ -189,8 +190,9 @@ def _duplicates(
     np.logical_or.at(conflicting_group, group_id, ~same)
     conflict = conflicting_group[group_id]
     source_row = frame[SOURCE_ROW].to_numpy()
+    bounds = np.r_[np.flatnonzero(starts), len(position)]
     for g in np.flatnonzero(conflicting_group):
-        members = position[group_id == g]
+        members = position[bounds[g] : bounds[g + 1]]
         shown = [
             f"{'blank' if np.isnan(values[m]) else format(values[m], 'g')} (row {source_row[m]})"
             for m in members[:5]
@@ -202,7 +204,7 @@ def _duplicates(
                 file=problems.file,
                 row=int(source_row[members[1]]),
                 column="value",
-                value=frame["value"].iloc[members[1]],
+                value=cell_text(frame["value"].iloc[members[1]]) or None,
                 what=f"conflicting responses for participant '{labels['participant_id']}', "
                 f"{labels['phase']} phase, timepoint {labels['timepoint']}, "
                 f"{labels['instrument']} item {labels['item']}: {len(members)} rows give "
