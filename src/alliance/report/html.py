@@ -1,0 +1,403 @@
+"""``report.html``: the whole analysis in one self-contained page, plus its figures and tables.
+
+The page has no external resource of any kind (inline CSS, figures as inline SVG, system
+fonts, no scripts), so it opens the same offline and never makes a network request. It names
+no participant unless asked to (``show_ids``): reports get shared, identifiers stay in
+``ledger.csv`` and ``results.json``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import platform
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from html import escape
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from alliance import __version__
+from alliance.models.plan import AnalysisPlan
+from alliance.report import apa
+from alliance.report.apa import ApaTable, Runs
+from alliance.report.docx_tables import SYNTHETIC_BANNER, docx_bytes, plan_scores, report_tables
+from alliance.report.figures import (
+    ReportFigure,
+    added_variable_figure,
+    forest_figure,
+    inline_svg,
+    render_png,
+    render_svg,
+    residual_figure,
+    trajectory_figure,
+)
+from alliance.report.files import write_atomic, write_text
+from alliance.report.flow import flow_counts, flow_svg
+
+if TYPE_CHECKING:
+    from alliance.pipeline import Analysis
+
+LIBRARIES = ("numpy", "scipy", "pandas", "statsmodels", "matplotlib", "python-docx", "pydantic")
+CSS = (Path(__file__).with_name("report.css")).read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- provenance
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python, alliance and the libraries that compute or draw the results."""
+    versions = {"alliance": __version__, "Python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} as a TOML value")
+
+
+def plan_toml(plan: AnalysisPlan) -> str:
+    """The plan as a TOML file that ``alliance analyze --plan`` reads back to the same plan."""
+    data = plan.model_dump(mode="json")
+    lines: list[str] = []
+    tables: list[tuple[str, dict[str, Any]]] = []
+    arrays: list[tuple[str, list[dict[str, Any]]]] = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            tables.append((key, value))
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            arrays.append((key, value))
+        elif value is not None:  # TOML has no null: an unset option is left out
+            lines.append(f"{key} = {_toml_value(value)}")
+    for key, table in tables:
+        lines += ["", f"[{key}]"]
+        lines += [f"{k} = {_toml_value(v)}" for k, v in table.items() if v is not None]
+    for key, items in arrays:
+        for item in items:
+            lines += ["", f"[[{key}]]"]
+            lines += [f"{k} = {_toml_value(v)}" for k, v in item.items() if v is not None]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def runs_html(runs: Iterable[apa.Run]) -> str:
+    out = []
+    for run in runs:
+        text = escape(run.text)
+        if run.sub:
+            text = f"<sub>{text}</sub>"
+        if run.italic:
+            text = f"<i>{text}</i>"
+        out.append(text)
+    return "".join(out)
+
+
+def table_html(table: ApaTable, number: int) -> str:
+    n_cols = len(table.columns)
+    head = "".join(f'<th scope="col">{runs_html(c)}</th>' for c in table.columns)
+    body = []
+    for section in table.sections:
+        if section.label:
+            body.append(
+                f'<tr class="section"><th colspan="{n_cols}" scope="colgroup">'
+                f"{runs_html(section.label)}</th></tr>"
+            )
+        for row in section.rows:
+            body.append("<tr>" + "".join(f"<td>{escape(v)}</td>" for v in row) + "</tr>")
+    note = f'<p class="table-note"><i>Note.</i> {runs_html(table.note)}</p>' if table.note else ""
+    return (
+        f'<div class="table-block" id="table-{escape(table.key)}">'
+        f'<div class="table-wrap"><table class="apa"><caption>'
+        f'<span class="table-number">Table {number}</span>'
+        f'<span class="table-title">{escape(table.title)}</span></caption>'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+        f"{note}</div>"
+    )
+
+
+def figure_html(svg: str, number: int, caption: str, prefix: str) -> str:
+    return (
+        f'<figure id="figure-{escape(prefix)}">{inline_svg(svg, prefix)}'
+        f'<figcaption><span class="figure-number">Figure {number}.</span> '
+        f"{escape(caption)}</figcaption></figure>"
+    )
+
+
+# --------------------------------------------------------------------------- content
+
+
+def score_ranges(analysis: Analysis) -> dict[str, tuple[float, float]]:
+    """The possible range of each total score in the data, from the instrument definitions.
+
+    A score whose instrument is ambiguous (a scored file's ``caps`` may be CAPS-IV or CAPS-5)
+    gets no range, rather than a wrong one.
+    """
+    try:
+        from alliance.instruments.registry import load_instruments
+    except ImportError:
+        return {}
+    present: set[str] | None = None
+    items = analysis.loaded.items
+    if items is not None:
+        present = {str(code) for code in items["instrument"].unique()}
+    candidates: dict[str, set[tuple[float, float]]] = {}
+    for code, inst in load_instruments().items():
+        if present is not None and code not in present:
+            continue
+        total = inst.score_names[0] if inst.score_names else None
+        low, high = total_range(inst)
+        if total is not None and low is not None and high is not None:
+            candidates.setdefault(total, set()).add((low, high))
+    return {score: next(iter(r)) for score, r in candidates.items() if len(r) == 1}
+
+
+def total_range(inst: Any) -> tuple[float | None, float | None]:
+    """Lowest and highest total of a summed instrument: number of items times the response range.
+
+    CAPS-IV stores frequency and intensity as separate items (``1f``, ``1i``), and its symptom
+    severity is their sum, so the item-count rule holds there too.
+    """
+    n = len(getattr(inst, "item_codes", ()))
+    lo, hi = getattr(inst, "response_min", None), getattr(inst, "response_max", None)
+    if not n or lo is None or hi is None:
+        return (None, None)
+    return (n * float(lo), n * float(hi))
+
+
+def report_figures(
+    analysis: Analysis, show_ids: bool, ranges: Mapping[str, tuple[float, float]]
+) -> list[ReportFigure]:
+    """Every matplotlib figure of the report, in order."""
+    plan = analysis.plan
+    figures = [
+        trajectory_figure(
+            analysis.episodes.frame,
+            p.score,
+            p.timepoints,
+            p.label or p.score,
+            ranges,
+            show_ids,
+        )
+        for p in plan.predictors
+    ]
+    if analysis.models:
+        figures.append(forest_figure(analysis.models))
+    for m in analysis.models:
+        figures.append(added_variable_figure(m, show_ids))
+        figures.append(residual_figure(m, show_ids))
+    return figures
+
+
+@dataclass(frozen=True)
+class Report:
+    html: str
+    figures: tuple[ReportFigure, ...]
+    svgs: tuple[str, ...]
+    tables: tuple[ApaTable, ...]
+
+
+def _paragraph(runs: Runs) -> str:
+    return f"<p>{runs_html(runs)}</p>"
+
+
+def _provenance(analysis: Analysis, generated: dt.datetime) -> str:
+    loaded = analysis.loaded
+    versions = ", ".join(f"{k} {v}" for k, v in library_versions().items())
+    rows = [
+        ("Input file", escape(loaded.path.name)),
+        ("Input SHA-256", f"<code>{escape(loaded.sha256)}</code>"),
+        ("Input layout", escape(loaded.layout)),
+        ("Synthetic data", "yes" if loaded.synthetic else "no"),
+        ("Analysis plan", escape(analysis.plan.name)),
+        ("Random seed", str(analysis.seed)),
+        ("Report generated", escape(generated.isoformat(timespec="seconds"))),
+        ("Software", escape(versions)),
+    ]
+    items = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
+    return (
+        f'<dl class="provenance">{items}</dl>'
+        "<h3>Analysis plan (TOML, reusable with <code>alliance analyze --plan</code>)</h3>"
+        f'<pre class="plan">{escape(plan_toml(analysis.plan))}</pre>'
+    )
+
+
+def _ledger_section(analysis: Analysis) -> str:
+    """Who was left out and why, by participant: only when identifiers may be shown."""
+    rows = [
+        (str(e["participant_id"]), "all models", str(e["reason"]))
+        for e in analysis.ledger.excluded()
+    ]
+    labels = {m.spec.key: _model_name(m.spec) for m in analysis.models}
+    for model in analysis.ledger.models:
+        for pid, reason in sorted(model.excluded.items()):
+            rows.append((pid, labels.get(model.key, model.key), reason))
+    body = "".join("<tr>" + "".join(f"<td>{escape(v)}</td>" for v in row) + "</tr>" for row in rows)
+    if not body:
+        return "<p>No participant was excluded.</p>"
+    return (
+        '<div class="table-wrap"><table class="apa"><thead><tr><th scope="col">Participant</th>'
+        '<th scope="col">Excluded from</th><th scope="col">Reason</th></tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
+    )
+
+
+def _model_names(analysis: Analysis) -> dict[str, str]:
+    return {m.spec.key: _model_name(m.spec) for m in analysis.models}
+
+
+def _model_name(spec: Any) -> str:
+    return (
+        f"{apa.outcome_label(spec)} ~ {apa.predictor_label(spec)} at "
+        f"{apa.timepoint_label(spec.timepoint)}"
+    )
+
+
+def _section(key: str, title: str, content: str) -> str:
+    return f'<section id="{key}"><h2>{escape(title)}</h2>{content}</section>'
+
+
+def build_report(
+    analysis: Analysis, show_ids: bool = False, generated: dt.datetime | None = None
+) -> Report:
+    """The report page and the figures and tables it shows."""
+    generated = generated or dt.datetime.now(dt.UTC).replace(microsecond=0)
+    plan = analysis.plan
+    ledger = analysis.ledger
+    tables = report_tables(analysis, show_ids)
+    numbers = {t.key: i for i, t in enumerate(tables, start=1)}
+    figures = report_figures(analysis, show_ids, score_ranges(analysis))
+    svgs = tuple(render_svg(f) for f in figures)
+    software = f"alliance {__version__} (Python {platform.python_version()})"
+    methods = apa.methods_paragraph(plan, analysis.models, analysis.seed, software)
+    results = apa.results_paragraph(plan, analysis.models, ledger.participants_in, ledger.episodes)
+
+    counts = flow_counts(ledger, _model_names(analysis))
+    flow = (
+        '<figure id="figure-flow">'
+        + flow_svg(counts, "Participant flow")
+        + '<figcaption><span class="figure-number">Figure 1.</span> Participant flow: '
+        "participants in the data, randomised allocation, crossover to open-label MDMA, MDMA "
+        "treatment episodes and the participants analysed in each model, with every "
+        "exclusion counted by reason.</figcaption></figure>"
+    )
+    figure_blocks = [
+        figure_html(svg, i, f.caption, f"fig{i}-{f.name}")
+        for i, (f, svg) in enumerate(zip(figures, svgs, strict=True), start=2)
+    ]
+
+    def tables_for(*keys: str) -> str:
+        return "".join(table_html(t, numbers[t.key]) for t in tables if t.key in keys)
+
+    sections = [
+        _section(
+            "summary",
+            "Methods and results (APA style)",
+            '<div class="apa-text"><h3>Method</h3>'
+            + _paragraph(methods)
+            + "<h3>Results</h3>"
+            + _paragraph(results)
+            + "</div>",
+        ),
+        _section("flow", "Participant flow", flow),
+        _section(
+            "descriptives", "Descriptive statistics", tables_for("descriptives", "reliability")
+        ),
+        _section("models", "Alliance effects", tables_for("alliance_effects", "robustness")),
+        _section("figures", "Figures", "".join(figure_blocks)),
+        _section("details", "Model details", tables_for("coefficients", "diagnostics")),
+    ]
+    if show_ids:
+        sections.append(_section("ledger", "Excluded participants", _ledger_section(analysis)))
+    sections.append(_section("provenance", "Provenance", _provenance(analysis, generated)))
+    html = _page(analysis, "".join(sections), generated, plan_scores(plan))
+    return Report(html=html, figures=tuple(figures), svgs=svgs, tables=tuple(tables))
+
+
+_SECTION_TITLE = re.compile(r'<section id="([^"]+)"><h2>([^<]+)</h2>')
+
+
+def _page(analysis: Analysis, body: str, generated: dt.datetime, scores: Mapping[str, str]) -> str:
+    synthetic = analysis.loaded.synthetic
+    title = "Therapeutic alliance and PTSD outcome: analysis report"
+    banner = (
+        f'<div class="print-header" aria-hidden="true">{escape(SYNTHETIC_BANNER)}</div>'
+        f'<div class="synthetic-banner" role="note">{escape(SYNTHETIC_BANNER)}</div>'
+        if synthetic
+        else ""
+    )
+    toc = "".join(
+        f'<li><a href="#{key}">{name}</a></li>' for key, name in _SECTION_TITLE.findall(body)
+    )
+    subtitle = (
+        f"{escape(analysis.plan.name)} · input {escape(analysis.loaded.path.name)} · "
+        f"{analysis.ledger.participants_in} participants, {analysis.ledger.episodes} MDMA "
+        f"episodes, {len(analysis.models)} models · {escape(', '.join(scores.values()))} · "
+        f"generated {generated.date().isoformat()}"
+    )
+    page_title = ("SYNTHETIC DATA \u2014 " if synthetic else "") + title
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        # Belt and braces: even a stray reference could not load anything.
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "style-src 'unsafe-inline'; img-src data:\">"
+        f"<title>{escape(page_title)}</title><style>{CSS}</style></head><body>"
+        f"{banner}"
+        f'<header class="report-head"><h1>{escape(title)}</h1>'
+        f'<p class="subtitle">{subtitle}</p></header>'
+        f'<nav class="toc" aria-label="Contents"><ol>{toc}</ol></nav>'
+        f"<main>{body}</main>"
+        f"<footer>alliance {escape(__version__)}. This report names no participant "
+        + ("" if not _has_ids_section(body) else "except in the excluded-participants section ")
+        + "identifiers; they are in ledger.csv and results.json.</footer>"
+        "</body></html>\n"
+    )
+
+
+def _has_ids_section(body: str) -> bool:
+    return '<section id="ledger">' in body
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _write_bytes(path: Path, data: bytes) -> Path:
+    return write_atomic(path, lambda handle: handle.write(data))
+
+
+def write_report(analysis: Analysis, out: Path, show_ids: bool = False) -> Path:
+    """Write ``report.html``, ``figures/*.svg|png`` and ``tables.docx`` into ``out``.
+
+    Returns the path of ``report.html``. Every file is written atomically.
+    """
+    out = Path(out)
+    report = build_report(analysis, show_ids)
+    figures_dir = out / "figures"
+    for figure, svg in zip(report.figures, report.svgs, strict=True):
+        write_text(figures_dir / f"{figure.name}.svg", svg)
+        _write_bytes(figures_dir / f"{figure.name}.png", render_png(figure))
+    flow = flow_svg(
+        flow_counts(analysis.ledger, {m.spec.key: _model_name(m.spec) for m in analysis.models})
+    )
+    write_text(figures_dir / "participant_flow.svg", flow)
+    heading = f"Tables for: {analysis.plan.name} (input {analysis.loaded.path.name})"
+    document = docx_bytes(report.tables, heading, analysis.loaded.synthetic)
+    _write_bytes(out / "tables.docx", document)
+    return write_text(out / "report.html", report.html)
