@@ -1,0 +1,1 @@
+"""Instruments as data: definitions, scoring and internal consistency."""
