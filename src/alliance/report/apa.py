@@ -95,7 +95,7 @@ def fmt_p(p: Any) -> str:
     value = float(p)
     if value < 0.001:
         return "< .001"
-    if value > 0.999:
+    if round(value, 3) >= 1.0:
         # Three decimals would print "1.000": not a p-value anyone should read as certainty.
         return "> .999"
     return fmt_unit(value, 3)

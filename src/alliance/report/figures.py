@@ -194,6 +194,7 @@ def _accessible(svg: str, title: str, description: str) -> str:
     return svg[: match.start()] + open_tag + inserted + svg[match.end() :]
 
 
+_METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.DOTALL)
 _ID = re.compile(r'\bid="([^"]+)"')
 _HREF = re.compile(r'((?:xlink:)?href)="#([^"]+)"')
 _URL = re.compile(r"url\(#([^)]+)\)")
@@ -206,7 +207,8 @@ def inline_svg(svg: str, prefix: str) -> str:
     several figures in one page never share an identifier.
     """
     start = svg.index("<svg")
-    body = svg[start:]
+    # matplotlib's RDF metadata (creator, format) is for files, not for a page.
+    body = _METADATA.sub("", svg[start:])
     body = _ID.sub(lambda m: f'id="{prefix}-{m.group(1)}"', body)
     body = _HREF.sub(lambda m: f'{m.group(1)}="#{prefix}-{m.group(2)}"', body)
     body = _URL.sub(lambda m: f"url(#{prefix}-{m.group(1)})", body)
@@ -460,7 +462,11 @@ def forest_figure(models: Sequence[ModelResult]) -> ReportFigure:
     )
 
 
-def residual_figure(model: ModelResult, show_ids: bool = False) -> ReportFigure:
+def residual_figure(
+    model: ModelResult,
+    show_ids: bool = False,
+    ranges: Mapping[str, tuple[float, float]] | None = None,
+) -> ReportFigure:
     """Residuals against fitted values and a normal Q–Q plot of standardised residuals."""
     spec = model.spec
     fit = model.fit
@@ -475,7 +481,7 @@ def residual_figure(model: ModelResult, show_ids: bool = False) -> ReportFigure:
         left, right = fig.subplots(1, 2)
         left.axhline(0, color="#555555", linewidth=0.8, linestyle="--")
         left.scatter(fitted, residuals, s=24, color=BLUE, edgecolor="white", linewidth=0.5)
-        left.set_xlabel(f"Fitted {outcome} (points)")
+        left.set_xlabel("Fitted " + axis_label(outcome, spec.outcome.score, ranges or {}))
         left.set_ylabel("Residual (points)")
         left.set_title("Residuals vs fitted", fontsize=9)
         lim = float(np.nanmax(np.abs(np.concatenate([theoretical, standard])))) + 0.3

@@ -19,7 +19,10 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from alliance import __version__
+from alliance.instruments.registry import Instrument, ScoreDefinition, load_instruments
 from alliance.models.plan import AnalysisPlan
 from alliance.report import apa
 from alliance.report.apa import ApaTable, Runs
@@ -35,7 +38,7 @@ from alliance.report.figures import (
     trajectory_figure,
 )
 from alliance.report.files import write_atomic, write_text
-from alliance.report.flow import flow_counts, flow_svg
+from alliance.report.flow import describe_flow, flow_counts, flow_figure, flow_svg
 
 if TYPE_CHECKING:
     from alliance.pipeline import Analysis
@@ -142,42 +145,49 @@ def figure_html(svg: str, number: int, caption: str, prefix: str) -> str:
 # --------------------------------------------------------------------------- content
 
 
-def score_ranges(analysis: Analysis) -> dict[str, tuple[float, float]]:
-    """The possible range of each total score in the data, from the instrument definitions.
+def score_range(instrument: Instrument, score: ScoreDefinition) -> tuple[float, float]:
+    """Lowest and highest possible value of one score of an instrument.
 
-    A score whose instrument is ambiguous (a scored file's ``caps`` may be CAPS-IV or CAPS-5)
-    gets no range, rather than a wrong one.
+    A scoring unit made of several items (a CAPS-IV symptom: frequency + intensity) spans the
+    sum of its items' ranges; a mean score spans one unit's range.
     """
-    try:
-        from alliance.instruments.registry import load_instruments
-    except ImportError:
-        return {}
-    present: set[str] | None = None
+    parts = [len(instrument.units.get(unit, (unit,))) for unit in score.items]
+    low = sum(parts) * instrument.response_min
+    high = sum(parts) * instrument.response_max
+    if score.method == "mean":
+        return (low / len(parts), high / len(parts))
+    return (low, high)
+
+
+def score_ranges(analysis: Analysis) -> dict[str, tuple[float, float]]:
+    """The possible range of each score in the data, for axis labels.
+
+    Item-level input names its instruments. A scored file's ``caps`` may be CAPS-IV (0–136)
+    or CAPS-5 (0–80) and its ``wai`` any of three WAI forms: a candidate is kept only when
+    every observed value lies in its range, and a score gets a range only when exactly one
+    candidate is left, never a guessed one.
+    """
     items = analysis.loaded.items
-    if items is not None:
-        present = {str(code) for code in items["instrument"].unique()}
+    present = None if items is None else {str(c) for c in items["instrument"].unique()}
+    scores = analysis.loaded.scores
     candidates: dict[str, set[tuple[float, float]]] = {}
-    for code, inst in load_instruments().items():
+    for code, instrument in load_instruments().items():
         if present is not None and code not in present:
             continue
-        total = inst.score_names[0] if inst.score_names else None
-        low, high = total_range(inst)
-        if total is not None and low is not None and high is not None:
-            candidates.setdefault(total, set()).add((low, high))
-    return {score: next(iter(r)) for score, r in candidates.items() if len(r) == 1}
-
-
-def total_range(inst: Any) -> tuple[float | None, float | None]:
-    """Lowest and highest total of a summed instrument: number of items times the response range.
-
-    CAPS-IV stores frequency and intensity as separate items (``1f``, ``1i``), and its symptom
-    severity is their sum, so the item-count rule holds there too.
-    """
-    n = len(getattr(inst, "item_codes", ()))
-    lo, hi = getattr(inst, "response_min", None), getattr(inst, "response_max", None)
-    if not n or lo is None or hi is None:
-        return (None, None)
-    return (n * float(lo), n * float(hi))
+        for score in instrument.scores:
+            candidates.setdefault(score.name, set()).add(score_range(instrument, score))
+    ranges = {}
+    for name, options in candidates.items():
+        columns = [c for c in scores.columns if c.split("__", 1)[0] == name]
+        values = scores[columns].apply(pd.to_numeric, errors="coerce").stack().dropna()
+        fitting = [
+            (low, high)
+            for low, high in sorted(options)
+            if values.empty or (values.min() >= low and values.max() <= high)
+        ]
+        if len(fitting) == 1:
+            ranges[name] = fitting[0]
+    return ranges
 
 
 def report_figures(
@@ -200,7 +210,7 @@ def report_figures(
         figures.append(forest_figure(analysis.models))
     for m in analysis.models:
         figures.append(added_variable_figure(m, show_ids))
-        figures.append(residual_figure(m, show_ids))
+        figures.append(residual_figure(m, show_ids, ranges))
     return figures
 
 
@@ -350,7 +360,7 @@ def _page(analysis: Analysis, body: str, generated: dt.datetime, scores: Mapping
         f"episodes, {len(analysis.models)} models · {escape(', '.join(scores.values()))} · "
         f"generated {generated.date().isoformat()}"
     )
-    page_title = ("SYNTHETIC DATA \u2014 " if synthetic else "") + title
+    page_title = (f"{SYNTHETIC_BANNER} \u00b7 " if synthetic else "") + title
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
@@ -393,10 +403,12 @@ def write_report(analysis: Analysis, out: Path, show_ids: bool = False) -> Path:
     for figure, svg in zip(report.figures, report.svgs, strict=True):
         write_text(figures_dir / f"{figure.name}.svg", svg)
         _write_bytes(figures_dir / f"{figure.name}.png", render_png(figure))
-    flow = flow_svg(
-        flow_counts(analysis.ledger, {m.spec.key: _model_name(m.spec) for m in analysis.models})
+    counts = flow_counts(analysis.ledger, _model_names(analysis))
+    write_text(figures_dir / "participant_flow.svg", flow_svg(counts))
+    flow = ReportFigure(
+        "participant_flow", "Participant flow", describe_flow(counts), "", flow_figure(counts)
     )
-    write_text(figures_dir / "participant_flow.svg", flow)
+    _write_bytes(figures_dir / "participant_flow.png", render_png(flow))
     heading = f"Tables for: {analysis.plan.name} (input {analysis.loaded.path.name})"
     document = docx_bytes(report.tables, heading, analysis.loaded.synthetic)
     _write_bytes(out / "tables.docx", document)
