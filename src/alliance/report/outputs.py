@@ -6,12 +6,16 @@ from pathlib import Path
 
 from alliance.pipeline import Analysis
 from alliance.report.files import write_csv, write_json
+from alliance.report.html import write_report
 from alliance.report.results_json import results_document
 from alliance.report.tables import alliance_table, descriptives_table, terms_table
 
 
 def write_outputs(analysis: Analysis, out: Path, show_ids: bool = False) -> Path:
-    """Write results.json, ledger.csv and tables/*.csv; return the main result's path."""
+    """Write results.json, ledger.csv, tables/, figures/, tables.docx and report.html.
+
+    Returns the path of ``results.json``.
+    """
     out = Path(out)
     tables = out / "tables"
     document = results_document(analysis)
@@ -21,4 +25,6 @@ def write_outputs(analysis: Analysis, out: Path, show_ids: bool = False) -> Path
     write_csv(tables / "descriptives.csv", descriptives_table(analysis.episodes.frame))
     if analysis.loaded.reliability is not None:
         write_csv(tables / "reliability.csv", analysis.loaded.reliability)
-    return write_json(out / "results.json", document)
+    path = write_json(out / "results.json", document)
+    write_report(analysis, out, show_ids=show_ids)
+    return path
