@@ -466,6 +466,8 @@ def _add_runs(paragraph: Any, runs: Runs, size: float | None = None) -> None:
 def _cell_borders(cell: Any, **edges: bool) -> None:
     """Set or clear the top/bottom rule of one cell; every other edge stays empty."""
     tc_pr = cell._tc.get_or_add_tcPr()
+    for old in tc_pr.findall(qn("w:tcBorders")):
+        tc_pr.remove(old)
     borders = OxmlElement("w:tcBorders")
     for edge in ("top", "left", "bottom", "right"):
         element = OxmlElement(f"w:{edge}")
