@@ -113,3 +113,47 @@ def test_synthetic_banner_and_no_identifiers(analysis, tables):
     assert not [pid for pid in participant_ids(analysis) if pid in text]
     plain = Document(io.BytesIO(docx_bytes(tables, "Tables", synthetic=False)))
     assert SYNTHETIC_BANNER not in "\n".join(p.text for p in plain.paragraphs)
+
+
+def test_reliability_table_from_a_plain_frame():
+    import numpy as np
+    import pandas as pd
+
+    from alliance.report.docx_tables import reliability_apa_table
+
+    frame = pd.DataFrame(
+        {
+            "instrument": ["WAI", "WAI", "IESR"],
+            "timepoint": ["s4", "pre_s3", "baseline"],
+            "scale": ["wai", "wai_bond", "iesr"],
+            "n": [21, 20, 3],
+            "n_items": [36, 12, 22],
+            "alpha": [0.912, 0.8049, np.nan],
+            "omega": [0.93, 0.81, np.nan],
+        }
+    )
+    table = reliability_apa_table(frame)
+    assert [to_text(s.label) for s in table.sections] == ["WAI", "IESR"]
+    assert table.sections[0].rows == (
+        ("wai", "Session 4", "21", "36", ".91", ".93"),
+        ("wai_bond", "Pre-session 3", "20", "12", ".80", ".81"),
+    )
+    assert table.sections[1].rows == (("iesr", "Baseline", "3", "22", "\u2014", "\u2014"),)
+    assert reliability_apa_table(None) is None
+    assert reliability_apa_table(frame.iloc[0:0]) is None
+
+
+def test_descriptives_table_hand_checked(tables):
+    # article_like.csv, MDMA episodes: CAPS at baseline has n = 22, mean 68.77, SD 17.87.
+    descriptives = tables[0]
+    assert [to_text(s.label) for s in descriptives.sections] == [
+        "CAPS total",
+        "IES-R total",
+        "WAI total",
+    ]
+    assert descriptives.sections[0].rows[0] == ("Baseline", "22", "68.77", "17.87", "19\u201399")
+    assert [r[0] for r in descriptives.sections[2].rows] == [
+        "Pre-session 3",
+        "Session 4",
+        "Session 9",
+    ]

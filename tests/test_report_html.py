@@ -105,11 +105,14 @@ def test_show_ids_names_excluded_and_influential_participants(analysis):
 def test_synthetic_banner(report, synthetic_report):
     assert BANNER not in report.html
     assert "synthetic-banner" not in report.html.split("</style>", 1)[1]
+    assert "@top-center" not in report.html
     html = synthetic_report.html
     body = html.split("<body>", 1)[1]
-    # First thing on the page, repeated in the print header, and in the document title.
-    assert body.startswith('<div class="print-header"')
-    assert body.count(BANNER) >= 2
+    # First thing on the page, in the top margin of every printed page, in the title.
+    assert body.startswith(f'<div class="synthetic-banner" role="note">{BANNER}</div>')
+    header = re.search(r"@top-center \{ content: \"([^\"]+)\"", html)
+    assert header is not None
+    assert header.group(1).replace("\\2014 ", "\u2014") == BANNER
     assert f"<title>{BANNER} \u00b7 " in html
 
 

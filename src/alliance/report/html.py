@@ -346,8 +346,15 @@ def _page(analysis: Analysis, body: str, generated: dt.datetime, scores: Mapping
     synthetic = analysis.loaded.synthetic
     title = "Therapeutic alliance and PTSD outcome: analysis report"
     banner = (
-        f'<div class="print-header" aria-hidden="true">{escape(SYNTHETIC_BANNER)}</div>'
         f'<div class="synthetic-banner" role="note">{escape(SYNTHETIC_BANNER)}</div>'
+        if synthetic
+        else ""
+    )
+    # In the top margin of every printed page: a page cut from a printout still says it.
+    print_header = (
+        '<style>@page { @top-center { content: "'
+        + "".join(c if ord(c) < 128 else f"\\{ord(c):x} " for c in SYNTHETIC_BANNER)
+        + '"; font: 700 9pt sans-serif; } }</style>'
         if synthetic
         else ""
     )
@@ -368,7 +375,7 @@ def _page(analysis: Analysis, body: str, generated: dt.datetime, scores: Mapping
         # Belt and braces: even a stray reference could not load anything.
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'; img-src data:\">"
-        f"<title>{escape(page_title)}</title><style>{CSS}</style></head><body>"
+        f"<title>{escape(page_title)}</title><style>{CSS}</style>{print_header}</head><body>"
         f"{banner}"
         f'<header class="report-head"><h1>{escape(title)}</h1>'
         f'<p class="subtitle">{subtitle}</p></header>'
