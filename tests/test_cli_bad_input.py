@@ -138,3 +138,14 @@ def test_usage_error_exits_2():
     assert result.exit_code == 2
     result = runner.invoke(app, ["analyze", "x.csv", "--adjust", "sidak"])
     assert result.exit_code == 2
+
+
+def test_identical_duplicate_rows_are_kept_once_and_counted(tmp_path):
+    frame = small_trial()
+    doubled = pd.concat([frame, frame.iloc[:5]], ignore_index=True)
+    path = tmp_path / "trial.csv"
+    doubled.to_csv(path, index=False)
+    result = run_validate(path)
+    assert result.exit_code == 0, result.output
+    assert f"{len(doubled)} read" in result.output
+    assert "5 identical duplicates kept once" in result.output

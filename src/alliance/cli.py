@@ -124,28 +124,27 @@ def validate(data: DataArg, mapping: MappingOpt = None) -> None:
         alliance validate export.sav --mapping columns.toml
     """
     from alliance.episodes.episodes import build_episodes
-    from alliance.episodes.ledger import build_ledger
-    from alliance.pipeline import load_data
+    from alliance.pipeline import ledger_for, load_data
 
     with _reported_errors(), _progress("validating") as progress:
         progress("reading")
         loaded = load_data(data, mapping)
-        ledger = build_ledger(
-            loaded.participants,
-            build_episodes(loaded.scores),
-            loaded.rows_in,
-            loaded.rows_missing_value,
-        )
+        ledger = ledger_for(loaded, build_episodes(loaded.scores))
     _print_ledger_summary(loaded, ledger)
 
 
 def _print_ledger_summary(loaded: Any, ledger: Any) -> None:
     synthetic = " [bold magenta](SYNTHETIC data)[/]" if loaded.synthetic else ""
     stdout.print(f"[bold]{loaded.path.name}[/]: valid {loaded.layout} layout{synthetic}")
+    duplicates = f", {ledger.rows_duplicate} identical duplicates kept once" * bool(
+        ledger.rows_duplicate
+    )
     stdout.print(
         f"  rows: {ledger.rows_in} read, {ledger.rows_scored} answered, "
-        f"{ledger.rows_missing_value} blank (missing items)"
+        f"{ledger.rows_missing_value} blank (missing items){duplicates}"
     )
+    for warning in loaded.warnings:
+        stderr.print(f"warning: {warning}", markup=False)
     stdout.print(
         f"  participants: {ledger.participants_in} in, {ledger.episodes} with an MDMA episode, "
         f"{len(ledger.excluded())} excluded"

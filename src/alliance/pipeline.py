@@ -44,6 +44,8 @@ class LoadedData:
     participants: pd.DataFrame  # participant_id, arm, phases, rows
     rows_in: int
     rows_missing_value: int
+    rows_duplicate: int = 0  # identical copies of another row, kept once
+    warnings: tuple[str, ...] = ()  # things the user should know that are not errors
     items: pd.DataFrame | None = None  # the item frame, for item-layout input
     status: pd.DataFrame | None = None  # scoring status per score, for item-layout input
     reliability: pd.DataFrame | None = None  # alpha and omega per scale and timepoint
@@ -71,6 +73,8 @@ def load_data(path: Path, mapping: Path | None = None) -> LoadedData:
             participants=participants_table(items),
             rows_in=len(raw.frame),
             rows_missing_value=int(items["value"].isna().sum()),
+            rows_duplicate=int(items.attrs.get("collapsed_duplicates", 0)),
+            warnings=tuple(items.attrs.get("warnings", ())),
             items=items,
             status=scored.status,
             reliability=reliability_table(items, instruments),
@@ -85,6 +89,16 @@ def load_data(path: Path, mapping: Path | None = None) -> LoadedData:
         participants=participants_table(scores),
         rows_in=len(raw.frame),
         rows_missing_value=0,
+    )
+
+
+def ledger_for(loaded: LoadedData, episodes: EpisodeSet) -> Ledger:
+    return build_ledger(
+        loaded.participants,
+        episodes,
+        loaded.rows_in,
+        loaded.rows_missing_value,
+        loaded.rows_duplicate,
     )
 
 
@@ -129,7 +143,7 @@ def analyze(
     check_plan_against_data(plan, set(loaded.scores.columns), known_scores())
     progress("episodes")
     episodes = build_episodes(loaded.scores, plan.episode_rule)
-    ledger = build_ledger(loaded.participants, episodes, loaded.rows_in, loaded.rows_missing_value)
+    ledger = ledger_for(loaded, episodes)
     progress("models")
     models = fit_plan(episodes.frame, plan, _missing_reasons(loaded, episodes))
     ledger = ledger.with_models(

@@ -1,8 +1,9 @@
 """The ledger: every input row and every participant accounted for (SPEC §3).
 
 A participant is either in an MDMA episode or excluded with a reason; an episode is in each
-model or excluded from it with a reason. Row counts add up: every row read is used in a score
-(a blank response counts as a missing item of that score, never as a dropped row).
+model or excluded from it with a reason. Row counts add up: every row read is answered, blank
+(a missing item of its score, never a dropped row) or an identical copy of another row, kept
+once and counted here.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Ledger:
     rows_missing_value: int
     participants: pd.DataFrame  # participant_id, arm, phases, rows, episode_phase, reason
     models: tuple[ModelLedger, ...] = ()
+    rows_duplicate: int = 0
 
     @property
     def participants_in(self) -> int:
@@ -56,7 +58,7 @@ class Ledger:
 
     def check(self) -> None:
         """The counts must add up; a failure here is a bug, never a user error."""
-        assert self.rows_scored + self.rows_missing_value == self.rows_in
+        assert self.rows_scored + self.rows_missing_value + self.rows_duplicate == self.rows_in
         assert self.episodes + len(self.excluded()) == self.participants_in
         for model in self.models:
             assert len(model.included) + len(model.excluded) == self.episodes, model.key
@@ -69,6 +71,7 @@ class Ledger:
             "rows_in": self.rows_in,
             "rows_scored": self.rows_scored,
             "rows_missing_value": self.rows_missing_value,
+            "rows_duplicate": self.rows_duplicate,
             "models": [
                 {
                     "model": m.key,
@@ -102,6 +105,7 @@ def build_ledger(
     episodes: EpisodeSet,
     rows_in: int,
     rows_missing_value: int,
+    rows_duplicate: int = 0,
 ) -> Ledger:
     """Participants (``participant_id, arm, phases, rows``) joined with their episode or reason."""
     frame = participants.copy()
@@ -115,9 +119,10 @@ def build_ledger(
     frame["reason"] = [reasons.get(pid, "") for pid in frame["participant_id"]]
     return Ledger(
         rows_in=rows_in,
-        rows_scored=rows_in - rows_missing_value,
+        rows_scored=rows_in - rows_missing_value - rows_duplicate,
         rows_missing_value=rows_missing_value,
         participants=frame.reset_index(drop=True),
+        rows_duplicate=rows_duplicate,
     )
 
 
