@@ -216,3 +216,40 @@ def test_write_report_writes_every_file(tmp_path, analysis):
         for path in figures.iterdir():
             if path.suffix == ".svg":
                 assert pid not in path.read_text(encoding="utf-8")
+
+
+def test_item_level_input_reports_reliability_and_instrument_ranges(trial_csv):
+    """Item-level data name their instruments: ranges come from the definitions, and the
+    internal-consistency table appears."""
+    from alliance.report.html import score_ranges
+
+    item_analysis = analyze(load_data(trial_csv), load_plan(), seed=0)
+    ranges = score_ranges(item_analysis)
+    # CAPS-IV: 17 symptoms of frequency + intensity 0–4; WAI: 36 items 1–7; IES-R: 22 items 0–4.
+    assert ranges["caps"] == (0.0, 136.0)
+    assert ranges["caps_c"] == (0.0, 56.0)
+    assert ranges["wai"] == (36.0, 252.0)
+    assert ranges["wai_bond"] == (12.0, 84.0)
+    assert ranges["iesr"] == (0.0, 88.0)
+    assert ranges["iesr_intrusion_mean"] == (0.0, 4.0)
+    assert "caps_e" not in ranges  # CAPS-5 is not in these data
+    html = build_report(item_analysis).html
+    assert "Internal Consistency of Each Scale" in html
+    assert "<i>α</i>" in html and "<i>ω</i>" in html
+    assert "<!-- WAI total (36–252) -->" in html
+
+
+def test_scored_input_gets_a_range_only_when_the_data_decide_it(analysis):
+    from alliance.report.html import score_ranges
+
+    # Scored files do not say which CAPS or WAI form they hold; values above 80 rule out
+    # CAPS-5, values above 84 rule out the 12-item WAI forms.
+    ranges = score_ranges(analysis)
+    assert ranges["caps"] == (0.0, 136.0) and ranges["wai"] == (36.0, 252.0)
+    scores = analysis.loaded.scores.copy()
+    scores["caps__baseline"] = scores["caps__baseline"].clip(upper=80)
+    scores["caps__post"] = scores["caps__post"].clip(upper=80)
+    ambiguous = dataclasses.replace(
+        analysis, loaded=dataclasses.replace(analysis.loaded, scores=scores)
+    )
+    assert "caps" not in score_ranges(ambiguous)

@@ -401,6 +401,8 @@ def reliability_apa_table(reliability: pd.DataFrame | None) -> ApaTable | None:
     """Cronbach's alpha and McDonald's omega per instrument, scale and timepoint."""
     if reliability is None or reliability.empty:
         return None
+    notes = reliability["note"] if "note" in reliability.columns else pd.Series(dtype=str)
+    reasons = sorted({str(n) for n in notes.dropna() if str(n).strip()})
     sections = []
     for instrument, group in reliability.groupby("instrument", sort=False):
         rows = tuple(
@@ -428,8 +430,9 @@ def reliability_apa_table(reliability: pd.DataFrame | None) -> ApaTable | None:
         ),
         sections=tuple(sections),
         note=join(
-            "Complete responses per scale and timepoint. A dash marks a coefficient that "
-            "could not be estimated (too few complete responses)."
+            "Complete responses per scale and timepoint; reverse-keyed items reversed first. "
+            "A dash marks a coefficient that could not be estimated"
+            + (f" ({'; '.join(reasons)})." if reasons else ".")
         ),
     )
 
