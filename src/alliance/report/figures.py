@@ -25,6 +25,7 @@ from typing import Any
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from scipy import stats
@@ -335,9 +336,10 @@ def _influential(model: ModelResult) -> set[int]:
     return {i for i, pid in enumerate(model.data.participant_ids) if pid in ids}
 
 
-def _label_points(ax: object, x: np.ndarray, y: np.ndarray, model: ModelResult) -> None:
+def _label_points(ax: Axes, x: np.ndarray, y: np.ndarray, model: ModelResult) -> None:
+    """Name the influential participants (Cook's D > 4/n): only called when ids may be shown."""
     for i in sorted(_influential(model)):
-        ax.annotate(  # type: ignore[attr-defined]
+        ax.annotate(
             model.data.participant_ids[i],
             (x[i], y[i]),
             xytext=(4, 4),
