@@ -16,6 +16,12 @@ from typing import IO, Any
 import pandas as pd
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 def write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -23,6 +29,8 @@ def write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
+        # mkstemp creates 0600; give the file the permissions an ordinary write would have.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
