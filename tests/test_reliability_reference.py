@@ -43,8 +43,8 @@ def test_reliability_table_covers_every_scale_and_says_why_a_value_is_missing():
     assert ("WAI", "s4", "wai_bond") in table.index
     assert ("CAPS4", "post", "caps_b") in table.index
     wai_total = table.loc[("WAI", "s4", "wai")]
-    assert wai_total["n"] == 8
-    assert np.isnan(wai_total["omega"])  # 8 cases, 36 items: no factor model
+    assert wai_total["n"] == 12  # 8 participants, 4 of them in two phases
+    assert np.isnan(wai_total["omega"])  # 12 cases, 36 items: no factor model
     assert "more complete cases than items" in wai_total["note"]
     block = items[(items["instrument"] == "IESR") & (items["timepoint"] == "post")]
     matrix = block.pivot_table(
