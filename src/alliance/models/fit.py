@@ -7,7 +7,7 @@ is returned alongside so the ledger can account for every participant.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -154,15 +154,7 @@ def apply_multiplicity(results: list[ModelResult], plan: AnalysisPlan) -> list[M
     labels = families(results, plan.multiplicity.family)
     adjusted = adjust_by_family(p, labels, plan.multiplicity.method)
     return [
-        ModelResult(
-            data=r.data,
-            fit=r.fit,
-            reduced=r.reduced,
-            term_stats=r.term_stats,
-            p_adjusted=float(a),
-            survives_correction=bool(a < plan.alpha),
-            extras=r.extras,
-        )
+        replace(r, p_adjusted=float(a), survives_correction=bool(a < plan.alpha))
         for r, a in zip(results, adjusted, strict=True)
     ]
 
