@@ -149,7 +149,9 @@ def test_methods_paragraph_describes_the_plan(analysis):
     assert "Holm procedure (Holm, 1979) across all six alliance tests" in text
     assert "α = .05" in text
     assert "random seed 17" in text
-    assert "robustness" not in text  # no robust statistics in this analysis
+    # Every analysis reports HC3; no resampling statistics were computed here.
+    assert "heteroscedasticity-consistent (HC3) standard errors" in text
+    assert "bootstrap" not in text and "permutation" not in text
 
 
 def test_methods_paragraph_follows_plan_changes(analysis):

@@ -37,9 +37,10 @@ def test_one_word_table_per_report_table(document, tables):
     assert [t.key for t in tables] == [
         "descriptives",
         "alliance_effects",
+        "robustness",
         "coefficients",
         "diagnostics",
-    ]  # no reliability for scored input, no robustness without extras
+    ]  # no reliability for scored input; robustness holds HC3 for every analysis
     assert len(document.tables) == len(tables)
     headings = [p.text for p in document.paragraphs if p.text.startswith("Table ")]
     assert headings == [f"Table {i}" for i in range(1, len(tables) + 1)]

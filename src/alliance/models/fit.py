@@ -16,6 +16,7 @@ import pandas as pd
 from alliance.errors import AnalysisError
 from alliance.inference.diagnostics import diagnostics
 from alliance.inference.multiplicity import adjust_by_family
+from alliance.inference.robust_se import hc3_tests
 from alliance.models.ols import OLSFit, alliance_term_stats, fit_ols
 from alliance.models.plan import AnalysisPlan, ModelSpec
 
@@ -136,8 +137,14 @@ def fit_model(data: ModelData, alpha: float) -> ModelResult:
         ) from None
     stats = alliance_term_stats(fit, reduced, data.names[data.term])
     checks = diagnostics(fit, data.X, data.participant_ids)
+    hc3_se, hc3_p = hc3_tests(fit, data.X)
+    robust = {"hc3_std_error": float(hc3_se[data.term]), "hc3_p": float(hc3_p[data.term])}
     return ModelResult(
-        data=data, fit=fit, reduced=reduced, term_stats=stats, extras={"diagnostics": checks}
+        data=data,
+        fit=fit,
+        reduced=reduced,
+        term_stats=stats,
+        extras={"diagnostics": checks, "term": robust},
     )
 
 

@@ -238,7 +238,7 @@ def robust_head(column: tuple[str, ...], level: float) -> Runs:
         return stat_head("BF", key[2:])
     method, _, stat = key.partition("_")
     name = _ROBUST_NAMES.get(method, method.replace("_", " ").capitalize())
-    symbols = {"p": P, "se": SE, "t": T, "p_adjusted": P_ADJ, "p_adj": P_ADJ}
+    symbols = {"p": P, "se": SE, "std_error": SE, "t": T, "p_adjusted": P_ADJ, "p_adj": P_ADJ}
     if stat in symbols:
         return join(f"{name} ", symbols[stat])
     return plain(key.replace("_", " "))
