@@ -149,9 +149,10 @@ def test_methods_paragraph_describes_the_plan(analysis):
     assert "Holm procedure (Holm, 1979) across all six alliance tests" in text
     assert "α = .05" in text
     assert "random seed 17" in text
-    # Every analysis reports HC3; no resampling statistics were computed here.
+    # Every analysis reports HC3 and, by default, Freedman–Lane permutation p-values.
     assert "heteroscedasticity-consistent (HC3) standard errors" in text
-    assert "bootstrap" not in text and "permutation" not in text
+    assert "Freedman–Lane permutation p-values (10,000 permutations" in text
+    assert "bootstrap" not in text
 
 
 def test_methods_paragraph_follows_plan_changes(analysis):
@@ -171,11 +172,10 @@ def test_methods_paragraph_names_robust_companions_present(analysis):
     import dataclasses
 
     models = [
-        dataclasses.replace(m, extras={**m.extras, "term": {"hc3_p": 0.1, "bf10": 2.0}})
-        for m in analysis.models
+        dataclasses.replace(m, extras={**m.extras, "term": {"hc3_p": 0.1}}) for m in analysis.models
     ]
     text = apa.to_text(apa.methods_paragraph(analysis.plan, models, 0, "x"))
-    assert "HC3" in text and "Bayes factors" in text
+    assert "HC3" in text
     assert "permutation" not in text and "bootstrap" not in text
 
 

@@ -154,7 +154,7 @@ def test_provenance(report, analysis):
     "plan",
     [
         load_plan(),
-        load_plan().with_overrides(adjust="by", family="per_outcome", bootstrap=0),
+        load_plan().with_overrides(adjust="by", family="per_outcome", permutations=0),
         AnalysisPlan.model_validate(
             {
                 "name": 'quote " and backslash \\ and ü',
@@ -196,7 +196,7 @@ def test_robustness_table_renders_whatever_keys_are_present(analysis):
     # Every analysis carries HC3 for the alliance term, so the table is always there.
     default = {t.key: t for t in report_tables(analysis)}["robustness"]
     assert [to_text(c) for c in default.columns] == ["Alliance measured at", "b", "SE", "p",
-                                                     "HC3 SE", "HC3 p"]  # fmt: skip
+                                                     "HC3 SE", "HC3 p", "Permutation p"]  # fmt: skip
 
 
 def test_write_report_writes_every_file(tmp_path, analysis):

@@ -197,6 +197,14 @@ def analyze(
         str | None,
         typer.Option("--family", help="Correction family: all or per_outcome."),
     ] = None,
+    permutations: Annotated[
+        int | None,
+        typer.Option(
+            "--permutations",
+            min=0,
+            help="Freedman–Lane permutations (plan default 10,000; 0: off).",
+        ),
+    ] = None,
     mapping: MappingOpt = None,
     show_ids: Annotated[
         bool, typer.Option("--show-ids", help="Name participants in the report.")
@@ -227,7 +235,9 @@ def analyze(
         )
     with _reported_errors(), _progress("analysing") as progress:
         analysis_plan = load_plan(plan).with_overrides(
-            adjust=adjust.lower() if adjust else None, family=family.lower() if family else None
+            adjust=adjust.lower() if adjust else None,
+            family=family.lower() if family else None,
+            permutations=permutations,
         )
         progress("reading")
         loaded = load_data(data, mapping)

@@ -145,7 +145,7 @@ def analyze(
     episodes = build_episodes(loaded.scores, plan.episode_rule)
     ledger = ledger_for(loaded, episodes)
     progress("models")
-    models = fit_plan(episodes.frame, plan, _missing_reasons(loaded, episodes))
+    models = fit_plan(episodes.frame, plan, _missing_reasons(loaded, episodes), seed)
     ledger = ledger.with_models(
         [ModelLedger(m.spec.key, m.data.participant_ids, m.data.excluded) for m in models]
     )

@@ -15,6 +15,7 @@ import pandas as pd
 
 from alliance.errors import AnalysisError
 from alliance.inference.diagnostics import diagnostics
+from alliance.inference.freedman_lane import freedman_lane_p
 from alliance.inference.multiplicity import adjust_by_family
 from alliance.inference.robust_se import hc3_tests
 from alliance.models.ols import OLSFit, alliance_term_stats, fit_ols
@@ -118,7 +119,9 @@ def model_data(
     )
 
 
-def fit_model(data: ModelData, alpha: float) -> ModelResult:
+def fit_model(
+    data: ModelData, alpha: float, permutations: int = 0, seed: tuple[int, ...] = (0,)
+) -> ModelResult:
     """The full and baseline-only fits of one model, its alliance statistics and diagnostics.
 
     A model the data cannot support (too few complete cases, collinear terms) is bad input for
@@ -139,6 +142,8 @@ def fit_model(data: ModelData, alpha: float) -> ModelResult:
     checks = diagnostics(fit, data.X, data.participant_ids)
     hc3_se, hc3_p = hc3_tests(fit, data.X)
     robust = {"hc3_std_error": float(hc3_se[data.term]), "hc3_p": float(hc3_p[data.term])}
+    if permutations > 0:
+        robust["permutation_p"] = freedman_lane_p(data.y, data.X, data.term, permutations, seed)
     return ModelResult(
         data=data,
         fit=fit,
@@ -160,20 +165,39 @@ def apply_multiplicity(results: list[ModelResult], plan: AnalysisPlan) -> list[M
     p = np.array([r.fit.p[r.data.term] for r in results], dtype="float64")
     labels = families(results, plan.multiplicity.family)
     adjusted = adjust_by_family(p, labels, plan.multiplicity.method)
-    return [
+    results = [
         replace(r, p_adjusted=float(a), survives_correction=bool(a < plan.alpha))
         for r, a in zip(results, adjusted, strict=True)
     ]
+    if plan.inference.adjust_permutation_p and plan.inference.permutations > 0:
+        perm = np.array([r.extras["term"]["permutation_p"] for r in results], dtype="float64")
+        perm_adjusted = adjust_by_family(perm, labels, plan.multiplicity.method)
+        results = [
+            replace(r, extras={**r.extras, "term": {**r.extras["term"],
+                                                    "permutation_p_adjusted": float(a)}})
+            for r, a in zip(results, perm_adjusted, strict=True)
+        ]  # fmt: skip
+    return results
 
 
 def fit_plan(
     episodes: pd.DataFrame,
     plan: AnalysisPlan,
     missing_reasons: dict[tuple[str, str], str] | None = None,
+    seed: int = 0,
 ) -> list[ModelResult]:
-    """Every model of the plan, fitted and corrected for multiplicity."""
+    """Every model of the plan, fitted and corrected for multiplicity.
+
+    Model ``k`` draws its permutations from the stream ``(seed, k)``, so each model's result
+    depends only on the seed and its place in the plan.
+    """
     results = [
-        fit_model(model_data(episodes, spec, missing_reasons), plan.alpha)
-        for spec in plan.model_specs()
+        fit_model(
+            model_data(episodes, spec, missing_reasons),
+            plan.alpha,
+            plan.inference.permutations,
+            (seed, k),
+        )
+        for k, spec in enumerate(plan.model_specs())
     ]
     return apply_multiplicity(results, plan)

@@ -71,10 +71,8 @@ class MultiplicitySpec(_Strict):
 class InferenceSpec(_Strict):
     """Robust companions to the classical OLS test of each alliance term."""
 
-    bootstrap: int = Field(default=10_000, ge=0)
-    permutations: int = Field(default=10_000, ge=0)
-    adjust_permutation_p: bool = False
-    bayes_factor_r_scale: float = Field(default=2**0.5 / 4, gt=0)
+    permutations: int = Field(default=10_000, ge=0)  # Freedman–Lane; 0 switches it off
+    adjust_permutation_p: bool = False  # apply the plan's correction to permutation p too
 
 
 class AnalysisPlan(_Strict):
@@ -106,7 +104,6 @@ class AnalysisPlan(_Strict):
         self,
         adjust: str | None = None,
         family: str | None = None,
-        bootstrap: int | None = None,
         permutations: int | None = None,
     ) -> AnalysisPlan:
         """The plan with command-line overrides applied (validated like the file itself)."""
@@ -115,8 +112,6 @@ class AnalysisPlan(_Strict):
             data["multiplicity"]["method"] = adjust
         if family is not None:
             data["multiplicity"]["family"] = family
-        if bootstrap is not None:
-            data["inference"]["bootstrap"] = bootstrap
         if permutations is not None:
             data["inference"]["permutations"] = permutations
         return _validate(data, "command line")

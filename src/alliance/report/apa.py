@@ -308,20 +308,10 @@ def robust_methods(keys: Iterable[str], plan: AnalysisPlan) -> list[str]:
         parts.append(
             "heteroscedasticity-consistent (HC3) standard errors (MacKinnon & White, 1985)"
         )
-    if any(k.startswith("bootstrap") for k in keys):
-        parts.append(
-            "bias-corrected and accelerated bootstrap confidence intervals "
-            f"({plan.inference.bootstrap:,} case resamples; Efron, 1987)"
-        )
     if any(k.startswith("permutation") for k in keys):
         parts.append(
             "Freedman–Lane permutation p-values "
             f"({plan.inference.permutations:,} permutations; Freedman & Lane, 1983)"
-        )
-    if any(k.startswith("bf") for k in keys):
-        parts.append(
-            "default JZS Bayes factors for adding the alliance term "
-            f"(r scale = {plan.inference.bayes_factor_r_scale:.3f}; Rouder & Morey, 2012)"
         )
     return parts
 
