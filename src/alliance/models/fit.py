@@ -16,6 +16,7 @@ import pandas as pd
 from alliance.errors import AnalysisError
 from alliance.inference.diagnostics import diagnostics
 from alliance.inference.freedman_lane import freedman_lane_p
+from alliance.inference.influence import conclusion_flips, dfbeta, leave_one_out_p
 from alliance.inference.multiplicity import adjust_by_family
 from alliance.inference.robust_se import hc3_tests
 from alliance.models.ols import OLSFit, alliance_term_stats, fit_ols
@@ -169,6 +170,7 @@ def apply_multiplicity(results: list[ModelResult], plan: AnalysisPlan) -> list[M
         replace(r, p_adjusted=float(a), survives_correction=bool(a < plan.alpha))
         for r, a in zip(results, adjusted, strict=True)
     ]
+    results = _with_influence(results, labels, plan)
     if plan.inference.adjust_permutation_p and plan.inference.permutations > 0:
         perm = np.array([r.extras["term"]["permutation_p"] for r in results], dtype="float64")
         perm_adjusted = adjust_by_family(perm, labels, plan.multiplicity.method)
@@ -178,6 +180,45 @@ def apply_multiplicity(results: list[ModelResult], plan: AnalysisPlan) -> list[M
             for r, a in zip(results, perm_adjusted, strict=True)
         ]  # fmt: skip
     return results
+
+
+def _with_influence(
+    results: list[ModelResult], labels: list[str], plan: AnalysisPlan
+) -> list[ModelResult]:
+    """Leave-one-out DFBETA, Cook's distance, p and conclusion flips for every participant."""
+    p_without = [
+        dict(
+            zip(
+                r.data.participant_ids,
+                leave_one_out_p(r.data.y, r.data.X, r.data.term).tolist(),
+                strict=True,
+            )
+        )
+        for r in results
+    ]
+    flips = conclusion_flips(
+        [r.fit.p[r.data.term] for r in results],
+        p_without,
+        labels,
+        plan.multiplicity.method,
+        plan.alpha,
+    )
+    out = []
+    for k, r in enumerate(results):
+        changes = dfbeta(r.data.X, r.fit.residuals, r.fit.leverage, r.data.term)
+        cooks = r.extras["diagnostics"]["cooks_distance"]
+        rows = [
+            {
+                "participant_id": pid,
+                "dfbeta": float(changes[i]),
+                "cooks_distance": float(cooks[i]),
+                "p_without": p_without[k][pid],
+                "changes_conclusion": flips[pid][k],
+            }
+            for i, pid in enumerate(r.data.participant_ids)
+        ]
+        out.append(replace(r, extras={**r.extras, "influence": rows}))
+    return out
 
 
 def fit_plan(
