@@ -170,7 +170,6 @@ def apply_multiplicity(results: list[ModelResult], plan: AnalysisPlan) -> list[M
         replace(r, p_adjusted=float(a), survives_correction=bool(a < plan.alpha))
         for r, a in zip(results, adjusted, strict=True)
     ]
-    results = _with_influence(results, labels, plan)
     if plan.inference.adjust_permutation_p and plan.inference.permutations > 0:
         perm = np.array([r.extras["term"]["permutation_p"] for r in results], dtype="float64")
         perm_adjusted = adjust_by_family(perm, labels, plan.multiplicity.method)
@@ -182,10 +181,13 @@ def apply_multiplicity(results: list[ModelResult], plan: AnalysisPlan) -> list[M
     return results
 
 
-def _with_influence(
-    results: list[ModelResult], labels: list[str], plan: AnalysisPlan
-) -> list[ModelResult]:
-    """Leave-one-out DFBETA, Cook's distance, p and conclusion flips for every participant."""
+def with_influence(results: list[ModelResult], plan: AnalysisPlan) -> list[ModelResult]:
+    """Leave-one-out DFBETA, Cook's distance, p and conclusion flips for every participant.
+
+    A flip is judged with the plan's correction over the plan's families, as the paper's
+    conclusion is.
+    """
+    labels = families(results, plan.multiplicity.family)
     p_without = [
         dict(
             zip(
@@ -241,4 +243,4 @@ def fit_plan(
         )
         for k, spec in enumerate(plan.model_specs())
     ]
-    return apply_multiplicity(results, plan)
+    return with_influence(apply_multiplicity(results, plan), plan)
