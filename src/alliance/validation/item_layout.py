@@ -315,20 +315,9 @@ def validate_items(
         instruments = load_instruments()
     frame = raw.frame
     problems = ProblemCollector(raw.name)
-    for column in REQUIRED:
-        if column not in frame:
-            problems.add(
-                "missing column",
-                Problem(
-                    file=raw.name,
-                    row=1,
-                    column=column,
-                    what=f"required column '{column}' is missing (the item layout needs "
-                    f"{', '.join(REQUIRED)})",
-                    fix=f"add the column, or name your column for it in a mapping file "
-                    f'([columns] "Your name" = "{column}")',
-                ),
-            )
+    problems.require_columns(
+        frame.columns, REQUIRED, f"the item layout needs {', '.join(REQUIRED)}"
+    )
     codes = _read_columns(frame, instruments, problems)
     values = np.full(len(frame), np.nan)
     if "value" in frame:

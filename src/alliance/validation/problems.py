@@ -57,6 +57,25 @@ class ProblemCollector:
     def extend(self, kind: str, problems: Iterable[Problem]) -> None:
         self._groups.setdefault(kind, []).extend(problems)
 
+    def require_columns(
+        self, columns: Iterable[str], required: Sequence[str], layout_needs: str
+    ) -> None:
+        """One problem per required column absent from the header (row 1)."""
+        present = set(columns)
+        for column in required:
+            if column not in present:
+                self.add(
+                    "missing column",
+                    Problem(
+                        file=self.file,
+                        row=1,
+                        column=column,
+                        what=f"required column '{column}' is missing ({layout_needs})",
+                        fix=f"add the column, or name your column for it in a mapping file "
+                        f'([columns] "Your name" = "{column}")',
+                    ),
+                )
+
     def __bool__(self) -> bool:
         return any(self._groups.values())
 

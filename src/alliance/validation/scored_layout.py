@@ -133,20 +133,11 @@ def validate_scored(raw: RawTable, score_names: Iterable[str] | None = None) -> 
     scores = set(known_score_names() if score_names is None else score_names)
     frame = raw.frame
     problems = ProblemCollector(raw.name)
-    for column in REQUIRED:
-        if column not in frame:
-            problems.add(
-                "missing column",
-                Problem(
-                    file=raw.name,
-                    row=1,
-                    column=column,
-                    what=f"required column '{column}' is missing (the scored layout needs "
-                    f"{', '.join(REQUIRED)} and <score>__<timepoint> columns)",
-                    fix=f"add the column, or name your column for it in a mapping file "
-                    f'([columns] "Your name" = "{column}")',
-                ),
-            )
+    problems.require_columns(
+        frame.columns,
+        REQUIRED,
+        f"the scored layout needs {', '.join(REQUIRED)} and <score>__<timepoint> columns",
+    )
     codes: dict[str, Codes] = {}
     if "participant_id" in frame:
         codes["participant_id"] = participant_column(frame, problems)
