@@ -61,6 +61,51 @@ def test_wai_reverse_keyed_items_are_reflected_8_minus_x():
     assert s["wai_task__s4"] == s["wai_bond__s4"] == s["wai_goal__s4"] == 84
 
 
+def test_wai_keys_are_the_published_keys():
+    # Horvath & Greenberg (1989) client form: the 14 negatively worded items are reversed; the
+    # subscale lists and the short forms' keys are those recorded (with sources) in the TOMLs.
+    wai = INST["WAI"]
+    assert set(wai.reverse_keyed) == {
+        "1", "3", "7", "9", "10", "11", "12", "15", "20", "27", "29", "31", "33", "34"
+    }  # fmt: skip
+    lists = {s.name: {int(i) for i in s.items} for s in wai.scores}
+    assert lists["wai_task"] == {2, 4, 7, 11, 13, 15, 16, 18, 24, 31, 33, 35}
+    assert lists["wai_bond"] == {1, 5, 8, 17, 19, 20, 21, 23, 26, 28, 29, 36}
+    assert lists["wai_goal"] == {3, 6, 9, 10, 12, 14, 22, 25, 27, 30, 32, 34}
+    assert set(INST["WAI_S"].reverse_keyed) == {"4", "10"}
+    assert INST["WAI_SR"].reverse_keyed == ()
+    for code in ("WAI_S", "WAI_SR"):
+        lists = {s.name: {int(i) for i in s.items} for s in INST[code].scores}
+        assert lists["wai_task"] == {1, 2, 10, 12}
+        assert lists["wai_bond"] == {3, 5, 7, 9}
+        assert lists["wai_goal"] == {4, 6, 8, 11}
+
+
+def test_wai_reverse_keys_worked_by_hand():
+    # Every item 4 ("sometimes") except item 10 (reversed Goal item) and 16 (Task, not
+    # reversed), both answered 2: Goal = 11*4 + (8-2) = 50, Task = 11*4 + 2 = 46.
+    values = {item: 4 for item in INST["WAI"].item_codes}
+    values.update({"10": 2, "16": 2})
+    s = score("WAI", values, "s4")
+    assert (s["wai_goal__s4"], s["wai_task__s4"], s["wai_bond__s4"]) == (50, 46, 48)
+    assert s["wai__s4"] == 144
+    # WAI-S: item 4 answered 1 and item 10 answered 7 (both reversed): Goal 7+4+4+4 = 19,
+    # Task 4+4+1+4 = 13, Bond 16, total 48.
+    values = {item: 4 for item in INST["WAI_S"].item_codes}
+    values.update({"4": 1, "10": 7})
+    s = score("WAI_S", values, "s4")
+    assert (s["wai_goal__s4"], s["wai_task__s4"], s["wai_bond__s4"], s["wai__s4"]) == (
+        19, 13, 16, 48
+    )  # fmt: skip
+    # WAI-SR, 1-5, nothing reversed: item i answered (i mod 5) + 1.
+    values = {str(i): i % 5 + 1 for i in range(1, 13)}
+    s = score("WAI_SR", values, "s4")
+    assert s["wai_task__s4"] == 2 + 3 + 1 + 3  # items 1, 2, 10, 12
+    assert s["wai_goal__s4"] == 5 + 2 + 4 + 2  # items 4, 6, 8, 11
+    assert s["wai_bond__s4"] == 4 + 1 + 3 + 5  # items 3, 5, 7, 9
+    assert s["wai__s4"] == sum(values.values())
+
+
 def test_wai_subscales_partition_the_36_items():
     wai = INST["WAI"]
     subscales = [set(s.items) for s in wai.scores if s.name != "wai"]
