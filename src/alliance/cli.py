@@ -256,6 +256,130 @@ def analyze(
     stdout.print(f"results: {written}")
 
 
+def _parse_arms(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    try:
+        mdma, placebo = (float(part) for part in text.split(":"))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not MDMA:placebo weights such as 12:8", param_hint="--arms"
+        ) from None
+    return mdma, placebo
+
+
+def _parse_effects(texts: list[str], timepoints: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """``caps@s4=-0.5`` sets one model's partial r; ``caps=-0.5`` sets every timepoint's."""
+    effects: dict[str, dict[str, float]] = {}
+    for text in texts:
+        target, _, value = text.partition("=")
+        outcome, _, timepoint = target.strip().lower().partition("@")
+        try:
+            number = float(value)
+        except ValueError:
+            raise typer.BadParameter(
+                f"{text!r} is not OUTCOME@TIMEPOINT=R such as caps@s4=-0.5", param_hint="--effect"
+            ) from None
+        for t in [timepoint] if timepoint else timepoints:
+            effects.setdefault(outcome, {})[t] = number
+    return effects
+
+
+@app.command()
+def simulate(
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="File to write (.csv, .tsv, .xlsx, .sav, .dta, .parquet)."),
+    ],
+    n: Annotated[int | None, typer.Option("--n", min=2, help="Participants (default 23).")] = None,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 0,
+    arms: Annotated[
+        str | None, typer.Option("--arms", help="MDMA:placebo allocation (default 12:8).")
+    ] = None,
+    crossover: Annotated[
+        float | None,
+        typer.Option(
+            "--crossover", min=0.0, max=1.0, help="Share of placebo who cross over (0.875)."
+        ),
+    ] = None,
+    effect: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--effect",
+            help="Partial r of post with alliance given baseline, e.g. caps@s4=-0.5 "
+            "(repeatable; caps=-0.3 sets all timepoints).",
+        ),
+    ] = None,
+    missing_items: Annotated[
+        float | None,
+        typer.Option(
+            "--missing-items", min=0.0, max=0.99, help="Share of blank self-report items."
+        ),
+    ] = None,
+    missing_visits: Annotated[
+        float | None,
+        typer.Option("--missing-visits", min=0.0, max=0.99, help="Share of missed assessments."),
+    ] = None,
+    layout: Annotated[
+        str, typer.Option("--layout", help="items (item responses) or scored (one row per phase).")
+    ] = "items",
+    calibration: Annotated[
+        Path | None,
+        typer.Option("--calibration", help="Calibration TOML (default: the bundled one)."),
+    ] = None,
+    plan: Annotated[
+        Path | None,
+        typer.Option("--plan", help="Check that this analysis plan can run on the trial."),
+    ] = None,
+) -> None:
+    """Write a synthetic trial calibrated to the published MDMA-AP trial (marked synthetic).
+
+    **Examples**
+
+        alliance simulate --out synthetic_trial.csv
+
+        alliance simulate --n 200 --seed 7 --effect caps@s4=-0.3 --out replication.parquet
+
+        alliance simulate --layout scored --missing-visits 0 --out scores.xlsx
+    """
+    from alliance.input.writers import write_table
+    from alliance.models.plan import check_plan_against_data, load_plan
+    from alliance.pipeline import known_scores
+    from alliance.synthetic.settings import load_calibration
+    from alliance.synthetic.simulate import SimulationOptions
+    from alliance.synthetic.simulate import simulate as run_simulation
+
+    if layout not in ("items", "scored"):
+        raise typer.BadParameter(f"{layout!r}: choose items or scored", param_hint="--layout")
+    with _reported_errors(), _progress("simulating") as progress:
+        base = load_calibration(calibration)
+        options = SimulationOptions(
+            n=n,
+            arms=_parse_arms(arms),
+            crossover=crossover,
+            missing_items=missing_items,
+            missing_visits=missing_visits,
+            partial_r=_parse_effects(effect or [], base.alliance.timepoints),
+        )
+        source = calibration.name if calibration else "calibration.toml"
+        trial = run_simulation(base, seed, options, source=source)
+        if plan is not None:
+            check_plan_against_data(
+                load_plan(plan), set(trial.scores.columns), known_scores(), plan.name
+            )
+        progress("writing")
+        table = trial.items.astype({"value": "Int64"}) if layout == "items" else trial.scores
+        write_table(table, out, synthetic=True)
+    c = trial.counts
+    stdout.print(
+        f"wrote {out} (SYNTHETIC, {layout} layout, {len(table):,} rows, seed {seed}): "
+        f"{c.total} participants, {c.mdma} MDMA and {c.placebo} placebo, "
+        f"{c.crossover} crossed over, {c.mdma_episodes} MDMA episodes",
+        markup=False,
+    )
+    stdout.print(f"next: alliance analyze {out}", markup=False)
+
+
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("alliance-demo"),
