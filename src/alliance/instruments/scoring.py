@@ -94,8 +94,9 @@ def score_instrument(
         total = np.nansum(block, axis=1)
         ok = enough_present(n_present, n_units, min_fraction) & (n_present > 0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = total / n_present
-        value = mean if score.method == "mean" else mean * n_units
+            # Prorate a sum as total × k / n_present: with every item present the factor is
+            # exactly 1, so a complete score is the exact sum (mean × k can be off by an ulp).
+            value = total / n_present if score.method == "mean" else total * (n_units / n_present)
         value = np.where(ok, value, np.nan)
         status = np.where(
             n_present == n_units, "complete", np.where(ok, "prorated", "too_few_items")
