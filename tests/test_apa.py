@@ -152,7 +152,9 @@ def test_methods_paragraph_describes_the_plan(analysis):
     # Every analysis reports HC3 and, by default, Freedman–Lane permutation p-values.
     assert "heteroscedasticity-consistent (HC3) standard errors" in text
     assert "Freedman–Lane permutation p-values (10,000 permutations" in text
-    assert "bootstrap" not in text
+    assert "(BCa) bootstrap 95% confidence intervals (10,000 case resamples" in text
+    assert "default Bayes factors for adding alliance to the baseline model" in text
+    assert "r = 0.354" in text
 
 
 def test_methods_paragraph_follows_plan_changes(analysis):
@@ -176,7 +178,7 @@ def test_methods_paragraph_names_robust_companions_present(analysis):
     ]
     text = apa.to_text(apa.methods_paragraph(analysis.plan, models, 0, "x"))
     assert "HC3" in text
-    assert "permutation" not in text and "bootstrap" not in text
+    assert "permutation" not in text and "bootstrap" not in text and "Bayes" not in text
 
 
 def test_effect_runs_hand_checked(analysis):

@@ -79,3 +79,15 @@ def test_huge_evidence_does_not_overflow_in_log_space():
     y, X = _data(-2.0, 600)
     value = log_bf10(y, X, 2)
     assert np.isfinite(value) and value > 700  # BF itself would overflow a double
+
+
+def test_results_carry_bf10_of_lmbf_for_every_model():
+    from alliance.models.plan import load_plan
+    from alliance.pipeline import analyze, load_data
+
+    plan = load_plan().with_overrides(permutations=0, bootstrap=0)
+    analysis = analyze(load_data(HERE / "data" / "article_like.csv"), plan)
+    for model, reference in zip(analysis.models, REFERENCE["article_like"], strict=True):
+        log_bf = model.extras["bayes_factor"]["log_bf10"]
+        assert log_bf == pytest.approx(reference["log_bf10"], rel=1e-6, abs=1e-7)
+        assert model.extras["term"]["bf10"] == pytest.approx(np.exp(log_bf), rel=1e-12)

@@ -184,7 +184,7 @@ def test_robustness_table_renders_whatever_keys_are_present(analysis):
         "p",
         "HC3 SE",
         "HC3 p",
-        "Bootstrap 95% CI",
+        "BCa bootstrap 95% CI",
         "Permutation p",
         "BF10",
         "new statistic",
@@ -195,8 +195,10 @@ def test_robustness_table_renders_whatever_keys_are_present(analysis):
     assert "<i>BF</i>" in html and "<sub>10</sub>" in html
     # Every analysis carries HC3 for the alliance term, so the table is always there.
     default = {t.key: t for t in report_tables(analysis)}["robustness"]
-    assert [to_text(c) for c in default.columns] == ["Alliance measured at", "b", "SE", "p",
-                                                     "HC3 SE", "HC3 p", "Permutation p"]  # fmt: skip
+    assert [to_text(c) for c in default.columns] == [
+        "Alliance measured at", "b", "SE", "p", "HC3 SE", "HC3 p", "BCa bootstrap 95% CI",
+        "Permutation p", "BF10",
+    ]  # fmt: skip
 
 
 def test_write_report_writes_every_file(tmp_path, analysis):

@@ -205,6 +205,14 @@ def analyze(
             help="Freedman–Lane permutations (plan default 10,000; 0: off).",
         ),
     ] = None,
+    bootstrap: Annotated[
+        int | None,
+        typer.Option(
+            "--bootstrap",
+            min=0,
+            help="Case resamples for BCa intervals (plan default 10,000; 0: off).",
+        ),
+    ] = None,
     mapping: MappingOpt = None,
     show_ids: Annotated[
         bool, typer.Option("--show-ids", help="Name participants in the report.")
@@ -217,6 +225,8 @@ def analyze(
         alliance analyze trial_items.csv --out results
 
         alliance analyze scores.xlsx --plan my_plan.toml --adjust bh --family per_outcome
+
+        alliance analyze trial_items.csv --bootstrap 0 --permutations 0   # classical only
     """
     from alliance.models.plan import ADJUST_METHODS, FAMILIES, load_plan
     from alliance.pipeline import analyze as run_analysis
@@ -238,6 +248,7 @@ def analyze(
             adjust=adjust.lower() if adjust else None,
             family=family.lower() if family else None,
             permutations=permutations,
+            bootstrap=bootstrap,
         )
         progress("reading")
         loaded = load_data(data, mapping)

@@ -14,13 +14,15 @@ import numpy as np
 import pandas as pd
 
 from alliance.errors import AnalysisError
+from alliance.inference.bayes_factor import log_bf10
+from alliance.inference.bootstrap import bca_bootstrap
 from alliance.inference.diagnostics import diagnostics
 from alliance.inference.freedman_lane import freedman_lane_p
 from alliance.inference.influence import conclusion_flips, dfbeta, leave_one_out_p
 from alliance.inference.multiplicity import adjust_by_family
 from alliance.inference.robust_se import hc3_tests
 from alliance.models.ols import OLSFit, alliance_term_stats, fit_ols
-from alliance.models.plan import AnalysisPlan, ModelSpec
+from alliance.models.plan import AnalysisPlan, InferenceSpec, ModelSpec
 
 
 @dataclass(frozen=True)
@@ -120,14 +122,58 @@ def model_data(
     )
 
 
+def robust_companions(
+    data: ModelData, fit: OLSFit, inference: InferenceSpec, level: float, seed: tuple[int, ...]
+) -> dict[str, dict[str, Any]]:
+    """HC3, BCa bootstrap, Freedman–Lane and JZS Bayes factor for the alliance term.
+
+    ``term`` holds the scalar companions of the classical statistics (results.json adds them to
+    the alliance term); the other entries say how they were computed.
+    """
+    hc3_se, hc3_p = hc3_tests(fit, data.X)
+    term: dict[str, Any] = {
+        "hc3_std_error": float(hc3_se[data.term]),
+        "hc3_p": float(hc3_p[data.term]),
+    }
+    extras: dict[str, dict[str, Any]] = {"term": term}
+    if inference.bootstrap > 0:
+        boot = bca_bootstrap(data.y, data.X, data.term, inference.bootstrap, seed, level)
+        term["bootstrap_ci_low"] = boot.ci_low
+        term["bootstrap_ci_high"] = boot.ci_high
+        extras["bootstrap"] = {
+            "method": "BCa, case resampling",
+            "level": level,
+            "resamples": inference.bootstrap,
+            "resamples_used": boot.replicates_used,
+            "resamples_rank_deficient": boot.replicates_dropped,
+        }
+    if inference.permutations > 0:
+        term["permutation_p"] = freedman_lane_p(
+            data.y, data.X, data.term, inference.permutations, seed
+        )
+    if inference.bayes_factor:
+        log_bf = log_bf10(data.y, data.X, data.term, inference.bf_rscale)
+        term["bf10"] = float(np.exp(log_bf)) if log_bf < 700 else float("inf")
+        extras["bayes_factor"] = {
+            "prior": "JZS (Zellner–Siow), one g for all continuous predictors",
+            "rscale": inference.bf_rscale,
+            "log_bf10": log_bf,
+        }
+    return extras
+
+
 def fit_model(
-    data: ModelData, alpha: float, permutations: int = 0, seed: tuple[int, ...] = (0,)
+    data: ModelData,
+    alpha: float,
+    inference: InferenceSpec | None = None,
+    seed: tuple[int, ...] = (0,),
 ) -> ModelResult:
     """The full and baseline-only fits of one model, its alliance statistics and diagnostics.
 
     A model the data cannot support (too few complete cases, collinear terms) is bad input for
     that plan, reported with the model and the reason rather than as a crash.
     """
+    inference = inference or InferenceSpec(permutations=0, bootstrap=0, bayes_factor=False)
     keep = [i for i in range(data.X.shape[1]) if i != data.term]
     try:
         fit = fit_ols(data.y, data.X, data.names, alpha=alpha)
@@ -141,16 +187,13 @@ def fit_model(
         ) from None
     stats = alliance_term_stats(fit, reduced, data.names[data.term])
     checks = diagnostics(fit, data.X, data.participant_ids)
-    hc3_se, hc3_p = hc3_tests(fit, data.X)
-    robust = {"hc3_std_error": float(hc3_se[data.term]), "hc3_p": float(hc3_p[data.term])}
-    if permutations > 0:
-        robust["permutation_p"] = freedman_lane_p(data.y, data.X, data.term, permutations, seed)
+    extras = robust_companions(data, fit, inference, 1.0 - alpha, seed)
     return ModelResult(
         data=data,
         fit=fit,
         reduced=reduced,
         term_stats=stats,
-        extras={"diagnostics": checks, "term": robust},
+        extras={"diagnostics": checks, **extras},
     )
 
 
@@ -231,14 +274,14 @@ def fit_plan(
 ) -> list[ModelResult]:
     """Every model of the plan, fitted and corrected for multiplicity.
 
-    Model ``k`` draws its permutations from the stream ``(seed, k)``, so each model's result
-    depends only on the seed and its place in the plan.
+    Model ``k`` draws its permutations and bootstrap resamples from the streams of
+    ``(seed, k)``, so each model's result depends only on the seed and its place in the plan.
     """
     results = [
         fit_model(
             model_data(episodes, spec, missing_reasons),
             plan.alpha,
-            plan.inference.permutations,
+            plan.inference,
             (seed, k),
         )
         for k, spec in enumerate(plan.model_specs())

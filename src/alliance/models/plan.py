@@ -73,6 +73,9 @@ class InferenceSpec(_Strict):
 
     permutations: int = Field(default=10_000, ge=0)  # Freedman–Lane; 0 switches it off
     adjust_permutation_p: bool = False  # apply the plan's correction to permutation p too
+    bootstrap: int = Field(default=10_000, ge=0)  # case resamples for BCa intervals; 0: off
+    bayes_factor: bool = True  # JZS bf10 for adding the alliance term
+    bf_rscale: float = Field(default=2**0.5 / 4, gt=0)  # BayesFactor's rscaleCont "medium"
 
 
 class AnalysisPlan(_Strict):
@@ -105,6 +108,7 @@ class AnalysisPlan(_Strict):
         adjust: str | None = None,
         family: str | None = None,
         permutations: int | None = None,
+        bootstrap: int | None = None,
     ) -> AnalysisPlan:
         """The plan with command-line overrides applied (validated like the file itself)."""
         data = self.model_dump()
@@ -114,6 +118,8 @@ class AnalysisPlan(_Strict):
             data["multiplicity"]["family"] = family
         if permutations is not None:
             data["inference"]["permutations"] = permutations
+        if bootstrap is not None:
+            data["inference"]["bootstrap"] = bootstrap
         return _validate(data, "command line")
 
 

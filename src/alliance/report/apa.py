@@ -308,10 +308,20 @@ def robust_methods(keys: Iterable[str], plan: AnalysisPlan) -> list[str]:
         parts.append(
             "heteroscedasticity-consistent (HC3) standard errors (MacKinnon & White, 1985)"
         )
+    if any(k.startswith("bootstrap") for k in keys):
+        parts.append(
+            f"bias-corrected and accelerated (BCa) bootstrap {fmt_level(1 - plan.alpha)} "
+            f"confidence intervals ({plan.inference.bootstrap:,} case resamples; Efron, 1987)"
+        )
     if any(k.startswith("permutation") for k in keys):
         parts.append(
             "Freedman–Lane permutation p-values "
             f"({plan.inference.permutations:,} permutations; Freedman & Lane, 1983)"
+        )
+    if "bf10" in keys:
+        parts.append(
+            "default Bayes factors for adding alliance to the baseline model (JZS prior, "
+            f"r = {plan.inference.bf_rscale:.3f}; Rouder & Morey, 2012)"
         )
     return parts
 

@@ -196,7 +196,7 @@ def coefficients_table(models: Sequence[ModelResult]) -> ApaTable:
 
 _ROBUST_NAMES = {
     "hc3": "HC3",
-    "bootstrap": "Bootstrap",
+    "bootstrap": "BCa bootstrap",
     "permutation": "Permutation",
     "wild": "Wild bootstrap",
     "loo": "Leave-one-out",
