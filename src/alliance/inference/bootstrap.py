@@ -34,8 +34,8 @@ from scipy import stats
 
 CHUNK = 1024  # resamples per random stream; fixed so results never depend on batching
 STREAM = 2  # tag separating bootstrap draws from permutation draws of the same seed
-RANK_TOLERANCE = 1e-12  # smallest/largest eigenvalue of the standardised X'X below which a
-# resample is rank-deficient (lm's pivoting tolerance of 1e-7 is on the scale of sqrt of this)
+RANK_TOLERANCE = 1e-12  # Hadamard ratio of the standardised X'X below which a resample is
+# rank-deficient (lm's pivoting tolerance of 1e-7 is on the scale of the square root of this)
 MAX_REGRESSION_N = 2000  # above this many cases, acceleration uses the jackknife (memory)
 
 
@@ -55,26 +55,44 @@ def _standardised(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return Z, np.where(constant, 1.0, scale)
 
 
-def resampled_coefficients(y: np.ndarray, X: np.ndarray, term: int, idx: np.ndarray) -> np.ndarray:
-    """Coefficient ``term`` refitted on each resample (rows of ``idx``); NaN if rank-deficient.
+def resample_counts(idx: np.ndarray, n: int) -> np.ndarray:
+    """How often each case appears in each resample: (B × n) frequencies."""
+    offsets = (np.arange(len(idx))[:, None] * n + idx).ravel()
+    return np.bincount(offsets, minlength=len(idx) * n).reshape(len(idx), n).astype("float64")
 
-    Standardising the columns first (one affine map for every resample) keeps X'X well
-    conditioned, so the batched normal equations are accurate to about 1e-12 relative. A slope's
-    coefficient on standardised columns divided by the column's scale is the coefficient on the
-    original ones; centring moves only the intercept, which the alliance term never is.
+
+def coefficients_from_counts(
+    y: np.ndarray, X: np.ndarray, term: int, counts: np.ndarray
+) -> np.ndarray:
+    """Coefficient ``term`` refitted on each resample given by its case frequencies.
+
+    A resample's X'X and X'y are frequency-weighted sums over the cases, so a whole chunk of
+    them is two matrix products with the per-case outer products: no (B × n × p) copy of the
+    design. Columns are standardised first (one affine map for every resample) to keep X'X well
+    conditioned; a slope on standardised columns divided by the column's scale is the slope on
+    the original ones, and centring moves only the intercept, which the alliance term never is.
+    A resample is rank-deficient (NaN) when the Hadamard ratio det(G)/∏diag(G) of its
+    standardised X'X falls below ``RANK_TOLERANCE``.
     """
     Z, scale = _standardised(X)
-    Zb = Z[idx]  # (B, n, p)
-    yb = y[idx]  # (B, n)
-    gram = np.einsum("bni,bnj->bij", Zb, Zb)
-    rhs = np.einsum("bni,bn->bi", Zb, yb)
-    eig = np.linalg.eigvalsh(gram)
-    ok = eig[:, 0] > RANK_TOLERANCE * eig[:, -1]
-    coef = np.full(len(idx), np.nan)
+    p = Z.shape[1]
+    outer = (Z[:, :, None] * Z[:, None, :]).reshape(len(Z), p * p)
+    gram = (counts @ outer).reshape(len(counts), p, p)
+    rhs = counts @ (Z * y[:, None])
+    diagonal = np.einsum("bii->bi", gram)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.linalg.det(gram) / np.prod(diagonal, axis=1)
+    ok = np.isfinite(ratio) & (ratio > RANK_TOLERANCE)
+    coef = np.full(len(counts), np.nan)
     if ok.any():
         solved = np.linalg.solve(gram[ok], rhs[ok][..., None])[..., 0]
         coef[ok] = solved[:, term] / scale[term]
     return coef
+
+
+def resampled_coefficients(y: np.ndarray, X: np.ndarray, term: int, idx: np.ndarray) -> np.ndarray:
+    """Coefficient ``term`` refitted on each resample (rows of ``idx``); NaN if rank-deficient."""
+    return coefficients_from_counts(y, X, term, resample_counts(idx, len(y)))
 
 
 @dataclass(frozen=True)
@@ -125,10 +143,9 @@ def bootstrap_replicates(
     keep_frequencies = n <= MAX_REGRESSION_N
     values, frequencies = [], []
     for idx in bootstrap_indices(n, count, seed):
-        values.append(resampled_coefficients(y, X, term, idx))
+        counts = resample_counts(idx, n)
+        values.append(coefficients_from_counts(y, X, term, counts))
         if keep_frequencies:
-            offsets = (np.arange(len(idx))[:, None] * n + idx).ravel()
-            counts = np.bincount(offsets, minlength=len(idx) * n).reshape(len(idx), n)
             frequencies.append(counts.astype(np.int32))
     t = np.concatenate(values) if values else np.empty(0)
     if keep_frequencies and np.isfinite(t).sum() > n:
