@@ -40,6 +40,7 @@ def test_one_word_table_per_report_table(document, tables):
         "robustness",
         "coefficients",
         "diagnostics",
+        "influence",
     ]  # no reliability for scored input; robustness holds HC3 for every analysis
     assert len(document.tables) == len(tables)
     headings = [p.text for p in document.paragraphs if p.text.startswith("Table ")]

@@ -65,13 +65,15 @@ def synthetic_report(tmp_path_factory):
 
 def test_sections_in_order(report):
     ids = re.findall(r'<section id="([^"]+)">', report.html)
-    assert ids == ["summary", "flow", "descriptives", "models", "figures", "details", "provenance"]
+    assert ids == [
+        "summary", "flow", "descriptives", "models", "figures", "details", "influence", "provenance"
+    ]  # fmt: skip
 
 
 def test_every_figure_has_svg_title_desc_and_caption(report, analysis):
     figures = re.findall(r"<figure\b.*?</figure>", report.html, flags=re.DOTALL)
     # flow + one trajectory per predictor + forest + (added-variable, residuals) per model
-    assert len(figures) == 1 + 1 + 1 + 2 * len(analysis.models)
+    assert len(figures) == 1 + 1 + 1 + 3 * len(analysis.models)
     for block in figures:
         svg = re.search(r"<svg\b[^>]*>", block)
         assert svg is not None
@@ -209,7 +211,7 @@ def test_write_report_writes_every_file(tmp_path, analysis):
     figures = tmp_path / "figures"
     stems = {p.stem for p in figures.iterdir()}
     assert "participant_flow" in stems and "forest_standardised_effects" in stems
-    assert len(stems) == 1 + 1 + 1 + 2 * len(analysis.models)
+    assert len(stems) == 1 + 1 + 1 + 3 * len(analysis.models)
     for stem in stems:
         svg = (figures / f"{stem}.svg").read_text(encoding="utf-8")
         assert "<svg" in svg and "<title" in svg

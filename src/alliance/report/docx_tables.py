@@ -48,6 +48,7 @@ from alliance.report.apa import (
     plain,
     stat_head,
 )
+from alliance.report.influence import influence_table
 from alliance.report.tables import descriptives_table
 
 SYNTHETIC_BANNER = "SYNTHETIC DATA \u2014 not real participants"
@@ -447,6 +448,7 @@ def report_tables(analysis: Analysis, show_ids: bool = False) -> list[ApaTable]:
         robustness_table(models),
         coefficients_table(models) if models else None,
         diagnostics_table(models, show_ids),
+        influence_table(models),
     ]
     return [t for t in tables if t is not None]
 

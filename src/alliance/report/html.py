@@ -39,6 +39,7 @@ from alliance.report.figures import (
 )
 from alliance.report.files import write_atomic, write_text
 from alliance.report.flow import describe_flow, flow_counts, flow_figure, flow_svg
+from alliance.report.influence import influence_figure
 
 if TYPE_CHECKING:
     from alliance.pipeline import Analysis
@@ -211,6 +212,11 @@ def report_figures(
     for m in analysis.models:
         figures.append(added_variable_figure(m, show_ids))
         figures.append(residual_figure(m, show_ids, ranges))
+    # Last, so their numbers follow the section they appear in (after the model details).
+    figures.extend(
+        influence_figure(m, plan.alpha, show_ids) for m in analysis.models
+        if m.extras.get("influence")
+    )  # fmt: skip
     return figures
 
 
@@ -307,9 +313,11 @@ def build_report(
         "exclusion counted by reason.</figcaption></figure>"
     )
     figure_blocks = [
-        figure_html(svg, i, f.caption, f"fig{i}-{f.name}")
+        (f.name, figure_html(svg, i, f.caption, f"fig{i}-{f.name}"))
         for i, (f, svg) in enumerate(zip(figures, svgs, strict=True), start=2)
     ]
+    influence_blocks = [block for name, block in figure_blocks if name.startswith("influence_")]
+    other_blocks = [block for name, block in figure_blocks if not name.startswith("influence_")]
 
     def tables_for(*keys: str) -> str:
         return "".join(table_html(t, numbers[t.key]) for t in tables if t.key in keys)
@@ -329,9 +337,17 @@ def build_report(
             "descriptives", "Descriptive statistics", tables_for("descriptives", "reliability")
         ),
         _section("models", "Alliance effects", tables_for("alliance_effects", "robustness")),
-        _section("figures", "Figures", "".join(figure_blocks)),
+        _section("figures", "Figures", "".join(other_blocks)),
         _section("details", "Model details", tables_for("coefficients", "diagnostics")),
     ]
+    if influence_blocks:
+        sections.append(
+            _section(
+                "influence",
+                "Influence of single participants",
+                tables_for("influence") + "".join(influence_blocks),
+            )
+        )
     if show_ids:
         sections.append(_section("ledger", "Excluded participants", _ledger_section(analysis)))
     sections.append(_section("provenance", "Provenance", _provenance(analysis, generated)))

@@ -1,0 +1,162 @@
+"""The report's influence section: does one participant carry a result?
+
+For each model, a two-panel figure: on the left the DFBETA of the alliance term per participant
+(how much b moves when that participant is left out), with the dashed line at b itself, where
+leaving the participant out would erase the effect; on the right the term's p-value without that
+participant on a log scale, against α. Point size grows with Cook's distance, and participants
+whose removal (from every model, corrected again with the plan's method) changes this model's
+conclusion are drawn as vermillion diamonds. A table summarises the same per model.
+
+Participants are numbered in model order; identifiers appear only with ``--show-ids``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.ticker import FuncFormatter
+
+from alliance.models.fit import ModelResult
+from alliance.report import apa
+from alliance.report.apa import ApaTable, N, Section, italic, join, plain
+from alliance.report.figures import (
+    BLUE,
+    GREY,
+    VERMILLION,
+    ReportFigure,
+    _figure,
+    _file_stem,
+    _model_title,
+    _rc,
+)
+
+
+def influence_rows(model: ModelResult) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """DFBETA, Cook's distance, p without the participant and conclusion flips, model order."""
+    rows = model.extras.get("influence", [])
+    return (
+        np.array([r["dfbeta"] for r in rows], dtype="float64"),
+        np.array([r["cooks_distance"] for r in rows], dtype="float64"),
+        np.array([r["p_without"] for r in rows], dtype="float64"),
+        np.array([bool(r["changes_conclusion"]) for r in rows]),
+    )
+
+
+def _sizes(cooks: np.ndarray) -> np.ndarray:
+    """Marker areas from 16 to 120 pt² by Cook's distance relative to the largest."""
+    top = float(np.nanmax(cooks)) if len(cooks) and np.nanmax(cooks) > 0 else 1.0
+    return 16.0 + 104.0 * np.nan_to_num(cooks) / top
+
+
+def influence_figure(model: ModelResult, alpha: float, show_ids: bool = False) -> ReportFigure:
+    """DFBETA and leave-one-out p of the alliance term for every participant of one model."""
+    dfbeta, cooks, p_without, flips = influence_rows(model)
+    j = model.data.term
+    b = float(model.fit.estimate[j])
+    case = np.arange(1, len(dfbeta) + 1)
+    sizes = _sizes(cooks)
+    title = f"Influence: {_model_title(model)}"
+    with _rc():
+        fig = _figure(7.5, 3.4)
+        left, right = fig.subplots(1, 2)
+        for ax, values in ((left, dfbeta), (right, p_without)):
+            ax.scatter(case[~flips], values[~flips], s=sizes[~flips], color=BLUE,
+                       edgecolor="white", linewidth=0.5, zorder=3, label="conclusion holds")  # fmt: skip
+            if flips.any():
+                ax.scatter(case[flips], values[flips], s=sizes[flips], color=VERMILLION,
+                           marker="D", edgecolor="black", linewidth=0.5, zorder=4,
+                           label="removal changes the corrected conclusion")  # fmt: skip
+            ax.set_xlabel("Participant (model order)")
+            ax.set_xlim(0, len(case) + 1)
+        left.axhline(0, color=GREY, linewidth=0.8, zorder=0)
+        left.axhline(b, color=VERMILLION, linewidth=1.0, linestyle="--", zorder=1,
+                     label=f"b = {apa.fmt_num(b)}")  # fmt: skip
+        left.set_ylabel("DFBETA of b (points per alliance point)")
+        left.set_title("Change in b without the participant", fontsize=9)
+        right.set_yscale("log")
+        right.axhline(alpha, color=GREY, linewidth=1.0, linestyle="--",
+                      label=f"\u03b1 = {apa.fmt_unit(alpha, 2)}")  # fmt: skip
+        right.axhline(model.fit.p[j], color=BLUE, linewidth=0.8, linestyle=":",
+                      label="p with everyone")  # fmt: skip
+        right.set_ylabel("p without the participant (log scale)")
+        plain_numbers = FuncFormatter(lambda v, _: f"{v:g}")
+        right.yaxis.set_major_formatter(plain_numbers)
+        right.yaxis.set_minor_formatter(plain_numbers)
+        right.tick_params(axis="y", which="minor", labelsize=6.5)
+        right.set_title("Unadjusted p without the participant", fontsize=9)
+        if show_ids:
+            ids = model.data.participant_ids
+            for i in np.flatnonzero(flips | (cooks > 4.0 / max(len(cooks), 1))):
+                left.annotate(ids[i], (case[i], dfbeta[i]), xytext=(3, 3),
+                              textcoords="offset points", fontsize=6.5, color=VERMILLION)  # fmt: skip
+        left.legend(loc="best", fontsize=7)
+        right.legend(loc="best", fontsize=7)
+        fig.suptitle(title, fontsize=10)
+    n_flips = int(flips.sum())
+    description = (
+        f"Two panels for {len(case)} participants of the model {_model_title(model)}. Left: "
+        f"change in the alliance coefficient when each participant is left out (DFBETA), from "
+        f"{apa.fmt_num(np.min(dfbeta)) if len(dfbeta) else '—'} to "
+        f"{apa.fmt_num(np.max(dfbeta)) if len(dfbeta) else '—'}, against b = {apa.fmt_num(b)}. "
+        f"Right: the coefficient's p-value without each participant, against \u03b1 = "
+        f"{alpha:g}. Marker size shows Cook's distance (largest "
+        f"{apa.fmt_num(np.max(cooks)) if len(cooks) else '—'}). Leaving out "
+        f"{apa.count_word(n_flips)} participant{'s' if n_flips != 1 else ''} would change "
+        "the conclusion after correction for multiple comparisons."
+    )
+    return ReportFigure(
+        name=f"influence_{_file_stem(model.spec.key)}",
+        title=title,
+        description=description,
+        caption=(
+            f"Influence of single participants on {_model_title(model)}: DFBETA of the alliance "
+            "term (left; dashed line at b) and its p without each participant (right; dashed "
+            "line at \u03b1). Marker size: Cook's distance; diamonds: participants whose "
+            "removal changes the corrected conclusion."
+        ),
+        figure=fig,
+    )
+
+
+def influence_table(models: Sequence[ModelResult]) -> ApaTable | None:
+    """Per model: n, largest |DFBETA| and Cook's distance, range of p, conclusion flips."""
+    if not models or not all(m.extras.get("influence") for m in models):
+        return None
+    rows = []
+    for m in models:
+        dfbeta, cooks, p_without, flips = influence_rows(m)
+        b = float(m.fit.estimate[m.data.term])
+        largest = float(np.max(np.abs(dfbeta)))
+        share = f" ({100 * largest / abs(b):.0f}% of |b|)" if b != 0 else ""
+        rows.append(
+            (
+                _model_title(m),
+                str(m.fit.n),
+                apa.fmt_num(largest, 3) + share,
+                apa.fmt_num(float(np.max(cooks))),
+                f"{apa.fmt_p(float(np.min(p_without)))} to {apa.fmt_p(float(np.max(p_without)))}",
+                str(int(flips.sum())),
+            )
+        )
+    return ApaTable(
+        key="influence",
+        title="Influence of Single Participants on the Alliance Coefficients",
+        columns=(
+            plain("Model"),
+            N,
+            join("Largest |DFBETA|"),
+            join("Largest Cook's ", italic("D")),
+            join(italic("p"), " without one participant"),
+            plain("Removals changing the conclusion"),
+        ),
+        sections=(Section((), tuple(rows)),),
+        note=join(
+            "Each participant was left out in turn. DFBETA is the change in the unstandardised "
+            "alliance coefficient b; ",
+            italic("p"),
+            " values are unadjusted. A removal changes the conclusion when, with that "
+            "participant left out of every model and the plan's multiplicity correction applied "
+            "again, a model's alliance test moves across α in either direction.",
+        ),
+    )
