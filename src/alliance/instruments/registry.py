@@ -8,14 +8,13 @@ citation. Code holds no per-instrument branches: a new instrument is a new file.
 
 from __future__ import annotations
 
-import tomllib
 from functools import cache
 from importlib import resources
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from alliance.errors import PlanError
+from alliance.config import parse_toml_model
 
 
 class ScoreDefinition(BaseModel):
@@ -95,16 +94,7 @@ class Instrument(BaseModel):
 
 def parse_instrument(text: str, source: str) -> Instrument:
     """Validate one definition; errors name the file and the field."""
-    try:
-        return Instrument.model_validate(tomllib.loads(text))
-    except tomllib.TOMLDecodeError as exc:
-        raise PlanError(source, [f"not valid TOML: {exc}"]) from None
-    except ValidationError as exc:
-        messages = [
-            f"{'.'.join(str(p) for p in e['loc']) or 'definition'}: {e['msg']}"
-            for e in exc.errors()
-        ]
-        raise PlanError(source, messages) from None
+    return parse_toml_model(Instrument, text, source, "definition")
 
 
 @cache

@@ -7,14 +7,14 @@ entry that is wrong, as the analysis plan's does.
 
 from __future__ import annotations
 
-import tomllib
 from importlib import resources
 from itertools import combinations
 from pathlib import Path
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from alliance.config import parse_toml_model
 from alliance.errors import PlanError
 
 Fraction = Field(ge=0.0, lt=1.0)
@@ -135,16 +135,7 @@ class Calibration(_Strict):
 
 
 def parse_calibration(text: str, source: str) -> Calibration:
-    try:
-        return Calibration.model_validate(tomllib.loads(text))
-    except tomllib.TOMLDecodeError as exc:
-        raise PlanError(source, [f"not valid TOML: {exc}"]) from None
-    except ValidationError as exc:
-        messages = [
-            f"{'.'.join(str(p) for p in e['loc']) or 'calibration'}: {e['msg']}"
-            for e in exc.errors()
-        ]
-        raise PlanError(source, messages) from None
+    return parse_toml_model(Calibration, text, source, "calibration")
 
 
 def load_calibration(path: Path | None = None) -> Calibration:

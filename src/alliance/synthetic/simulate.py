@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
+from alliance.config import validation_messages
 from alliance.errors import PlanError
 from alliance.instruments.registry import Instrument, load_instruments
 from alliance.instruments.scoring import score_items
@@ -64,9 +65,7 @@ class SyntheticTrial:
 
 def _message(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors()
-        )
+        return "; ".join(validation_messages(exc, "value"))
     return str(exc)
 
 
