@@ -8,7 +8,8 @@
 #     pre_s3, s4, s9; complete cases per model, as tests/r/hc3_reference.R builds them):
 #     log bf10 = log lmBF(post ~ baseline + wai) / lmBF(post ~ baseline), default
 #     rscaleCont = "medium" (sqrt(2)/4), its log bf01 (the reduced model over the full one),
-#     lmBF's error and method, and the same ratio with the numeric covariate age;
+#     lmBF's error and method, the same ratio with the numeric covariate age, and the plain
+#     ratio at rscaleCont = "wide" (1/2);
 #     every log BF is also recomputed with BayesFactor's own integrand at rel.tol 1e-13
 #     ("_tight") to show how far lmBF's default quadrature (rel.tol ~1.2e-4) is from the
 #     integral it estimates;
@@ -18,35 +19,36 @@
 #     seeded), to measure what treating the dummy as continuous changes;
 #   synthetic: small data sets written out with the data (rounded before fitting, so the JSON
 #     holds exactly the numbers R used): N = 4 and 6, R^2 near 0, R^2 near 1 (BF > 1e300);
-#   vs_null: linearReg.R2stat(N, p, R2) over a grid, with its properror and a tight value.
+#   vs_null: linearReg.R2stat(N, p, R2, rscale) over a grid, with its properror and a tight
+#     value.
 suppressMessages({library(BayesFactor); library(jsonlite)})
 options(BFprogress = FALSE)
 RSCALE <- sqrt(2) / 4  # rscaleCont = "medium"
 
 # BayesFactor's integrand over u = log g (Vectorize()d), integrated to near machine precision.
 integrand <- BayesFactor:::integrand.regression.u
-tight_log_bf <- function(N, p, R2) {
-  mode <- optimize(function(u) integrand(u, N, p, R2, RSCALE^2, log = TRUE),
+tight_log_bf <- function(N, p, R2, rscale = RSCALE) {
+  mode <- optimize(function(u) integrand(u, N, p, R2, rscale^2, log = TRUE),
                    c(-40, 60), maximum = TRUE, tol = 1e-10)$maximum
-  peak <- integrand(mode, N, p, R2, RSCALE^2, log = TRUE)
+  peak <- integrand(mode, N, p, R2, rscale^2, log = TRUE)
   piece <- function(lo, hi) integrate(integrand, lo, hi, N = N, p = p, R2 = R2,
-                                      rscaleSqr = RSCALE^2, log.const = peak, rel.tol = 1e-13,
+                                      rscaleSqr = rscale^2, log.const = peak, rel.tol = 1e-13,
                                       abs.tol = 0, subdivisions = 1000L)$value
   log(piece(-Inf, mode) + piece(mode, Inf)) + peak
 }
-tight_model <- function(formula, d) {
+tight_model <- function(formula, d, rscale = RSCALE) {
   tight_log_bf(nrow(d), length(attr(terms(formula), "term.labels")),
-               summary(lm(formula, data = d))$r.squared)
+               summary(lm(formula, data = d))$r.squared, rscale)
 }
 
-ratio <- function(full, reduced, d) {
-  f <- lmBF(full, data = d)
-  r <- lmBF(reduced, data = d)
+ratio <- function(full, reduced, d, rscale = RSCALE) {
+  f <- lmBF(full, data = d, rscaleCont = rscale)
+  r <- lmBF(reduced, data = d, rscaleCont = rscale)
   list(log_bf10 = extractBF(f / r, logbf = TRUE)$bf,
        log_bf01 = extractBF(r / f, logbf = TRUE)$bf,
        error = extractBF(f / r)$error,
        method = f@numerator[[1]]@analysis$method,
-       log_bf10_tight = tight_model(full, d) - tight_model(reduced, d))
+       log_bf10_tight = tight_model(full, d, rscale) - tight_model(reduced, d, rscale))
 }
 
 episodes <- function(dataset, outcome, tp) {
@@ -70,9 +72,11 @@ for (dataset in c("article_like", "crossover_missing")) {
     d <- episodes(dataset, outcome, tp)
     plain <- ratio(post ~ baseline + wai, post ~ baseline, d)
     aged <- ratio(post ~ baseline + age + wai, post ~ baseline + age, d)
+    wide <- ratio(post ~ baseline + wai, post ~ baseline, d, rscale = 1 / 2)  # "wide"
     models[[length(models) + 1]] <- c(
       list(outcome = outcome, timepoint = tp, n = nrow(d)), plain,
-      setNames(aged, paste0(names(aged), "_age")))
+      setNames(aged, paste0(names(aged), "_age")),
+      list(log_bf10_wide = wide$log_bf10, log_bf10_tight_wide = wide$log_bf10_tight))
 
     d$phase_dummy <- as.numeric(d$phase == "randomized")
     d$phase_factor <- factor(d$phase)
@@ -124,14 +128,16 @@ out$synthetic <- list(
   synthetic_case("r2_near_0", z, "predictors residualised on the outcome"),
   synthetic_case("r2_near_1", h, "noise sd 0.002: bf10 overflows a double"))
 
+# rscale: "medium" (sqrt(2)/4, the default), "wide" (1/2), "ultrawide" (sqrt(2)/2), and 1.
 edges <- expand.grid(N = c(4, 6, 22, 200, 5000), p = c(1, 2, 4),
-                     R2 = c(0, 1e-6, 0.01, 0.3, 0.9, 0.999, 1 - 1e-9))
+                     R2 = c(0, 1e-6, 0.01, 0.3, 0.9, 0.999, 0.999999999),
+                     rscale = c(RSCALE, 1 / 2, sqrt(2) / 2, 1))
 edges <- edges[edges$p < edges$N - 1, ]
-vs_null <- mapply(function(N, p, R2) BayesFactor:::linearReg.R2stat(N, p, R2)[c("bf", "properror")],
-                  edges$N, edges$p, edges$R2)
+vs_null <- mapply(function(N, p, R2, r) BayesFactor:::linearReg.R2stat(N, p, R2, r)[c("bf", "properror")],
+                  edges$N, edges$p, edges$R2, edges$rscale)
 edges$log_bf <- unlist(vs_null["bf", ])
 edges$properror <- unlist(vs_null["properror", ])
-edges$log_bf_tight <- mapply(tight_log_bf, edges$N, edges$p, edges$R2)
+edges$log_bf_tight <- mapply(tight_log_bf, edges$N, edges$p, edges$R2, edges$rscale)
 out$vs_null <- edges
 
 dir.create("tests/fixtures/r/bayes", recursive = TRUE, showWarnings = FALSE)
