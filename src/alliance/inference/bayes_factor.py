@@ -95,8 +95,10 @@ def _peak(n: int, p: int, c: float, scale: float) -> tuple[float, float]:
     """
     roots = np.roots([-c * (p + 1), n - p - 1 - (n - 1) * c - (1 + c) + 2 * scale * c,
                       2 * scale * (1 + c) - 1, 2 * scale])  # fmt: skip
-    real = roots[(np.abs(roots.imag) <= 1e-9 * np.abs(roots)) & (roots.real > 0)].real
-    mode = max(np.log(real), key=lambda u: _log_integrand(u, n, p, c, scale))
+    # The global maximum is a real positive root; real parts of any complex pair are only extra
+    # candidates, which lose the comparison, so no tolerance on the imaginary parts is needed.
+    candidates = roots.real[roots.real > 0]
+    mode = max(np.log(candidates), key=lambda u: _log_integrand(u, n, p, c, scale))
     g = math.exp(mode)
     curvature = (0.5 * (n - p - 1) * g / (1 + g) ** 2 - 0.5 * (n - 1) * c * g / (1 + c * g) ** 2
                  - scale / g)  # fmt: skip
