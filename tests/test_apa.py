@@ -226,3 +226,11 @@ def test_results_paragraph_direction_and_correction(analysis):
 
 def test_results_paragraph_without_models(analysis):
     assert apa.to_text(apa.results_paragraph(analysis.plan, [], 3, 2)) == "No model was fitted."
+
+
+def test_bayes_factor_sentence_says_when_dummies_share_g(analysis):
+    keys = ["bf10"]
+    plain_text = " ".join(apa.robust_methods(keys, analysis.plan))
+    with_factor = " ".join(apa.robust_methods(keys, analysis.plan, categorical=True))
+    assert "dummy-coded" not in plain_text
+    assert "dummy-coded categorical covariates sharing the continuous predictors' g" in with_factor

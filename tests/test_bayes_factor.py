@@ -244,3 +244,34 @@ def test_results_carry_bf10_of_lmbf_for_every_model():
         log_bf = model.extras["bayes_factor"]["log_bf10"]
         assert _close(log_bf, reference["log_bf10"], R_TOL)
         assert model.extras["term"]["bf10"] == pytest.approx(math.exp(log_bf), rel=1e-12)
+
+
+def test_a_model_whose_bayes_factor_cannot_be_computed_is_reported_not_crashed(monkeypatch):
+    import alliance.models.fit as fit_module
+    from alliance.models.fit import ModelData, fit_model
+    from alliance.models.plan import InferenceSpec, load_plan
+
+    def refuse(*args, **kwargs):
+        raise ValueError("no variation")
+
+    monkeypatch.setattr(fit_module, "log_bf10", refuse)
+    spec = load_plan().model_specs()[0]
+    X = np.column_stack([np.ones(6), [1.0, 2, 3, 4, 5, 7], [2.0, 1, 4, 3, 6, 5]])
+    y = np.array([3.0, 1, 4, 1, 5, 9])
+    data = ModelData(spec, y, X, ("intercept", "baseline", "wai"), 2, tuple("abcdef"), {})
+    result = fit_model(data, 0.05, InferenceSpec(permutations=0, bootstrap=0))
+    assert np.isnan(result.extras["term"]["bf10"])
+    assert result.extras["bayes_factor"]["not_computed"] == "no variation"
+
+
+def test_a_constant_outcome_is_an_analysis_error_naming_the_model():
+    from alliance.errors import AnalysisError
+    from alliance.models.fit import ModelData, fit_model
+    from alliance.models.plan import load_plan
+
+    spec = load_plan().model_specs()[0]
+    X = np.column_stack([np.ones(6), [1.0, 2, 3, 4, 5, 7], [2.0, 1, 4, 3, 6, 5]])
+    data = ModelData(spec, np.full(6, 3.0), X, ("intercept", "baseline", "wai"), 2,
+                     tuple("abcdef"), {})  # fmt: skip
+    with pytest.raises(AnalysisError, match="the same"):
+        fit_model(data, 0.05)

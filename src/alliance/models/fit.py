@@ -7,6 +7,8 @@ is returned alongside so the ledger can account for every participant.
 
 from __future__ import annotations
 
+import math
+import sys
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -152,13 +154,20 @@ def robust_companions(
             data.y, data.X, data.term, inference.permutations, seed
         )
     if inference.bayes_factor:
-        log_bf = log_bf10(data.y, data.X, data.term, inference.bf_rscale)
-        term["bf10"] = float(np.exp(log_bf)) if log_bf < 700 else float("inf")
         extras["bayes_factor"] = {
-            "prior": "JZS (Zellner–Siow), one g for all continuous predictors",
+            "prior": "JZS (Zellner–Siow), one g shared by all predictors "
+            "(treatment-coded dummies of a categorical covariate included)",
             "rscale": inference.bf_rscale,
-            "log_bf10": log_bf,
         }
+        try:
+            log_bf = log_bf10(data.y, data.X, data.term, inference.bf_rscale)
+        except ValueError as exc:  # e.g. an outcome with no variation among these cases
+            term["bf10"] = float("nan")
+            extras["bayes_factor"]["not_computed"] = str(exc)
+        else:
+            # The log is exact; the BF itself is infinite past a double's range.
+            term["bf10"] = math.exp(log_bf) if log_bf < math.log(sys.float_info.max) else math.inf
+            extras["bayes_factor"]["log_bf10"] = log_bf
     return extras
 
 

@@ -171,6 +171,10 @@ def fit_ols(y: np.ndarray, X: np.ndarray, names: Sequence[str], alpha: float = 0
     _check_inputs(y, X, names)
     n, p = X.shape
 
+    if np.ptp(y) == 0:
+        raise ValueError(
+            f"the response is the same ({y[0]:g}) for all {n} cases, so there is nothing to explain"
+        )
     q, r = np.linalg.qr(X, mode="reduced")
     # |r_jj| is what is left of column j after projecting out columns 0..j-1: R's criterion.
     if np.any(np.abs(np.diag(r)) <= COLLINEARITY_TOL * np.linalg.norm(X, axis=0)):

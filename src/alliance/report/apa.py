@@ -300,8 +300,12 @@ def _distinct(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-def robust_methods(keys: Iterable[str], plan: AnalysisPlan) -> list[str]:
-    """Sentences naming the robust companions whose results are present."""
+def robust_methods(keys: Iterable[str], plan: AnalysisPlan, categorical: bool = False) -> list[str]:
+    """Sentences naming the robust companions whose results are present.
+
+    ``categorical``: some model has a categorical covariate, whose dummies the Bayes factor
+    treats as continuous regressors (BayesFactor's lmBF would give a factor its own g).
+    """
     keys = set(keys)
     parts = []
     if any(k.startswith("hc3") for k in keys):
@@ -319,9 +323,14 @@ def robust_methods(keys: Iterable[str], plan: AnalysisPlan) -> list[str]:
             f"({plan.inference.permutations:,} permutations; Freedman & Lane, 1983)"
         )
     if "bf10" in keys:
+        shared = (
+            ", the dummy-coded categorical covariates sharing the continuous predictors' g"
+            if categorical
+            else ""
+        )
         parts.append(
             "default Bayes factors for adding alliance to the baseline model (JZS prior, "
-            f"r = {plan.inference.bf_rscale:.3f}; Rouder & Morey, 2012)"
+            f"r = {plan.inference.bf_rscale:.3f}{shared}; Rouder & Morey, 2012)"
         )
     return parts
 
@@ -349,7 +358,8 @@ def methods_paragraph(
         "participants with complete data on its variables."
     )
     keys = {k for m in models for k in m.extras.get("term", {})}
-    robust = robust_methods(keys, plan)
+    categorical = any("[" in name for m in models for name in m.data.names)  # dummy columns
+    robust = robust_methods(keys, plan, categorical)
     runs = [
         plain(EPISODE_RULES[plan.episode_rule] + " " + model_sentence + " We report "),
         plain("unstandardised ("),
