@@ -9,7 +9,8 @@ from docx import Document
 from docx.oxml.ns import qn
 
 from alliance.report.apa import to_text
-from alliance.report.docx_tables import SYNTHETIC_BANNER, docx_bytes, report_tables
+from alliance.report.apa_tables import report_tables
+from alliance.report.docx_tables import SYNTHETIC_BANNER, docx_bytes
 from tests.test_report_html import make_analysis, participant_ids
 
 
@@ -121,7 +122,7 @@ def test_reliability_table_from_a_plain_frame():
     import numpy as np
     import pandas as pd
 
-    from alliance.report.docx_tables import reliability_apa_table
+    from alliance.report.apa_tables import reliability_apa_table
 
     frame = pd.DataFrame(
         {
@@ -159,3 +160,16 @@ def test_descriptives_table_hand_checked(tables):
         "Session 4",
         "Session 9",
     ]
+
+
+def test_same_tables_give_the_same_bytes_whenever_written(tables):
+    import zipfile
+    from datetime import UTC, datetime
+
+    first = docx_bytes(tables, "Tables", synthetic=True)
+    package = zipfile.ZipFile(io.BytesIO(first))
+    assert {entry.date_time for entry in package.infolist()} == {(2000, 1, 1, 0, 0, 0)}
+    assert package.namelist()[0] == "[Content_Types].xml"
+    core = Document(io.BytesIO(first)).core_properties
+    assert core.created == core.modified == datetime(2000, 1, 1, tzinfo=UTC)
+    assert docx_bytes(tables, "Tables", synthetic=True) == first

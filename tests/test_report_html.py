@@ -16,7 +16,7 @@ from PIL import Image
 from alliance.models.plan import AnalysisPlan, load_plan
 from alliance.pipeline import Analysis, analyze, load_data
 from alliance.report.apa import to_text
-from alliance.report.docx_tables import report_tables
+from alliance.report.apa_tables import report_tables
 from alliance.report.html import build_report, plan_toml, table_html, write_report
 
 DATA = Path(__file__).parent / "fixtures" / "data"

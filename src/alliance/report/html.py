@@ -26,7 +26,8 @@ from alliance.instruments.registry import Instrument, ScoreDefinition, load_inst
 from alliance.models.plan import AnalysisPlan
 from alliance.report import apa
 from alliance.report.apa import ApaTable, Runs
-from alliance.report.docx_tables import SYNTHETIC_BANNER, docx_bytes, plan_scores, report_tables
+from alliance.report.apa_tables import plan_scores, report_tables
+from alliance.report.docx_tables import SYNTHETIC_BANNER, docx_bytes
 from alliance.report.figures import (
     ReportFigure,
     added_variable_figure,
