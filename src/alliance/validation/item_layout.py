@@ -31,12 +31,9 @@ from alliance.input.readers import SOURCE_ROW, RawTable
 from alliance.validation.cells import (
     MAPPING_HINT,
     Codes,
-    arm_column,
     blank_problems,
     categorical_column,
     parse_numbers,
-    participant_column,
-    phase_column,
     row_problems,
     text_codes,
     timepoint_label,
@@ -49,7 +46,7 @@ from alliance.validation.instrument_codes import (
     item_label,
     items_summary,
 )
-from alliance.validation.participants import arm_conflicts, combined_key
+from alliance.validation.participants import check_one_arm, combined_key, participant_codes
 from alliance.validation.problems import ProblemCollector
 
 REQUIRED = ("participant_id", "phase", "arm", "timepoint", "instrument", "item", "value")
@@ -64,13 +61,7 @@ def _read_columns(
 ) -> dict[str, Codes]:
     """Each present required column as codes of its normalised values; problems collected."""
     file = problems.file
-    codes: dict[str, Codes] = {}
-    if "participant_id" in frame:
-        codes["participant_id"] = participant_column(frame, problems)
-    if "phase" in frame:
-        codes["phase"] = phase_column(frame, problems)
-    if "arm" in frame:
-        codes["arm"] = arm_column(frame, problems)
+    codes = participant_codes(frame, problems)
     if "timepoint" in frame:
         codes["timepoint"] = categorical_column(
             frame,
@@ -339,11 +330,7 @@ def validate_items(
         _check_items_and_values(frame, codes, values, instruments, problems)
     if set(_RESPONSE_KEY) <= codes.keys() and "value" in frame:
         keep, warnings = _duplicates(frame, codes, values, problems)
-    if {"participant_id", "phase", "arm"} <= codes.keys():
-        problems.extend(
-            "two arms",
-            arm_conflicts(frame, codes["participant_id"], codes["phase"], codes["arm"], raw.name),
-        )
+    check_one_arm(frame, codes, problems)
     if {"participant_id", "phase", "timepoint", "instrument"} <= codes.keys():
         _two_forms(frame, codes, instruments, problems)
     problems.raise_if_any()

@@ -1,4 +1,5 @@
-"""Checks across a participant's rows, shared by both layouts: one randomised arm each."""
+"""What both layouts share about participants: reading participant_id, phase and arm, and
+the check across a participant's rows that the randomised arm is the same on every one."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ import pandas as pd
 
 from alliance.errors import Problem
 from alliance.input.readers import SOURCE_ROW
-from alliance.validation.cells import Codes, rows_text
+from alliance.validation.cells import (
+    Codes,
+    arm_column,
+    participant_column,
+    phase_column,
+    rows_text,
+)
+from alliance.validation.problems import ProblemCollector
 
 _INT64_LIMIT = 2**62
 
@@ -25,6 +33,30 @@ def combined_key(codes: Sequence[np.ndarray], sizes: Sequence[int]) -> np.ndarra
     for column, base in zip(codes, radix, strict=True):
         key = key * base + (column.astype(np.int64) + 1)
     return key
+
+
+_PARTICIPANT_READERS = {
+    "participant_id": participant_column,
+    "phase": phase_column,
+    "arm": arm_column,
+}
+
+
+def participant_codes(frame: pd.DataFrame, problems: ProblemCollector) -> dict[str, Codes]:
+    """``participant_id``, ``phase`` and ``arm`` (those present) as codes; problems collected."""
+    return {c: read(frame, problems) for c, read in _PARTICIPANT_READERS.items() if c in frame}
+
+
+def check_one_arm(frame: pd.DataFrame, codes: dict[str, Codes], problems: ProblemCollector) -> None:
+    """Collect a problem for each participant whose rows give more than one arm (when the
+    participant, phase and arm columns could be read)."""
+    if set(_PARTICIPANT_READERS) <= codes.keys():
+        problems.extend(
+            "two arms",
+            arm_conflicts(
+                frame, codes["participant_id"], codes["phase"], codes["arm"], problems.file
+            ),
+        )
 
 
 def arm_conflicts(

@@ -18,15 +18,12 @@ from alliance.input.readers import SOURCE_ROW, RawTable
 from alliance.validation.cells import (
     TIMEPOINT,
     Codes,
-    arm_column,
     parse_numbers,
-    participant_column,
-    phase_column,
     row_problems,
     rows_text,
     text_codes,
 )
-from alliance.validation.participants import arm_conflicts, combined_key
+from alliance.validation.participants import check_one_arm, combined_key, participant_codes
 from alliance.validation.problems import ProblemCollector
 
 REQUIRED = ("participant_id", "phase", "arm")
@@ -138,13 +135,7 @@ def validate_scored(raw: RawTable, score_names: Iterable[str] | None = None) -> 
         REQUIRED,
         f"the scored layout needs {', '.join(REQUIRED)} and <score>__<timepoint> columns",
     )
-    codes: dict[str, Codes] = {}
-    if "participant_id" in frame:
-        codes["participant_id"] = participant_column(frame, problems)
-    if "phase" in frame:
-        codes["phase"] = phase_column(frame, problems)
-    if "arm" in frame:
-        codes["arm"] = arm_column(frame, problems)
+    codes = participant_codes(frame, problems)
     score_columns = [c for c in frame.columns if is_score_column(c)]
     if not score_columns:
         problems.add(
@@ -175,11 +166,7 @@ def validate_scored(raw: RawTable, score_names: Iterable[str] | None = None) -> 
         numbers[column] = values
     if {"participant_id", "phase"} <= codes.keys():
         _duplicate_rows(frame, codes["participant_id"], codes["phase"], problems)
-    if {"participant_id", "phase", "arm"} <= codes.keys():
-        problems.extend(
-            "two arms",
-            arm_conflicts(frame, codes["participant_id"], codes["phase"], codes["arm"], raw.name),
-        )
+    check_one_arm(frame, codes, problems)
     problems.raise_if_any()
 
     out = pd.DataFrame(
