@@ -71,12 +71,14 @@ def breusch_pagan(residuals: np.ndarray, X: np.ndarray) -> dict[str, float]:
     return {"statistic": statistic, "df": float(df), "p": float(stats.chi2.sf(statistic, df))}
 
 
-def variance_inflation(X: np.ndarray, names: Sequence[str]) -> dict[str, float]:
-    """Variance inflation factor 1 / (1 − R²ⱼ) of every non-constant column of X.
+def variance_inflation(X: np.ndarray, terms: Sequence[str]) -> dict[str, float]:
+    """Generalised variance inflation factor of every term of X, as R's ``car::vif``.
 
-    R²ⱼ is from the regression of column j on all the other columns (intercept included). For
-    one-column terms this is ``car::vif``; for a factor coded by several dummy columns car
-    reports one generalised VIF per term instead, whereas this gives one value per column.
+    ``terms`` names the term of each column of X; the dummies of a categorical covariate share
+    one. For the columns J of a term, GVIF = det(R_JJ) det(R_−J−J) / det(R), with R the
+    correlation matrix of the non-constant columns (the intercept left out). For a one-column
+    term this is the ordinary VIF 1 / (1 − R²ⱼ); for a factor it does not depend on which level
+    is the reference, which per-dummy VIFs do. A term alone in the model gets 1.
 
     References
     ----------
@@ -84,17 +86,32 @@ def variance_inflation(X: np.ndarray, names: Sequence[str]) -> dict[str, float]:
     American Statistical Association*, 87, 178–183.
     """
     Z = np.asarray(X, dtype=np.float64)
-    constant = np.ptp(Z, axis=0) == 0
+    labels = np.asarray([str(t) for t in terms])
+    if len(labels) != Z.shape[1]:
+        raise ValueError(f"terms must name each of the {Z.shape[1]} columns; found {len(labels)}")
+    varying = np.ptp(Z, axis=0) > 0  # the intercept is constant
+    R = np.corrcoef(Z[:, varying], rowvar=False).reshape(int(varying.sum()), -1)
+    labels = labels[varying]
+    log_det_all = np.linalg.slogdet(R)[1]
     out = {}
-    for j in range(Z.shape[1]):
-        if constant[j]:
-            continue  # the intercept
-        column = Z[:, j]
-        rest = np.delete(Z, j, axis=1)
-        residual = _projection_residuals(rest, column)
-        centred = column - column.mean()
-        # 1 / (1 - R²) = total sum of squares / residual sum of squares
-        out[str(names[j])] = float(centred @ centred) / float(residual @ residual)
+    for term in dict.fromkeys(labels):
+        inside = labels == term
+        log_gvif = (
+            np.linalg.slogdet(R[np.ix_(inside, inside)])[1]
+            + np.linalg.slogdet(R[np.ix_(~inside, ~inside)])[1]
+            - log_det_all
+        )
+        out[str(term)] = float(np.exp(log_gvif))
+    return out
+
+
+def term_columns(terms: Sequence[str], X: np.ndarray) -> dict[str, int]:
+    """How many non-constant columns of X each term has (its degrees of freedom)."""
+    varying = np.ptp(np.asarray(X, dtype=np.float64), axis=0) > 0
+    out: dict[str, int] = {}
+    for term, keep in zip(terms, varying, strict=True):
+        if keep:
+            out[str(term)] = out.get(str(term), 0) + 1
     return out
 
 
@@ -113,7 +130,12 @@ def cooks_distance(fit: OLSFit) -> np.ndarray:
     return (fit.residuals / (fit.sigma * (1.0 - h))) ** 2 * h / p
 
 
-def diagnostics(fit: OLSFit, X: np.ndarray, participant_ids: Sequence[str]) -> dict[str, Any]:
+def diagnostics(
+    fit: OLSFit,
+    X: np.ndarray,
+    participant_ids: Sequence[str],
+    terms: Sequence[str] | None = None,
+) -> dict[str, Any]:
     """Assumption checks and influence of one fitted model.
 
     Parameters
@@ -124,12 +146,16 @@ def diagnostics(fit: OLSFit, X: np.ndarray, participant_ids: Sequence[str]) -> d
         The design matrix it was fitted on.
     participant_ids
         The participant of each row of X.
+    terms
+        The term of each column of X (a categorical covariate's dummies share one); by
+        default each column is its own term, named as in the fit.
 
     Returns
     -------
     dict
         ``shapiro`` (``W``, ``p``), ``breusch_pagan`` (``statistic``, ``df``, ``p``), ``vif``
-        (term name → VIF, intercept excluded), ``cooks_distance`` (array, row order),
+        (term → generalised VIF, intercept excluded), ``vif_df`` (term → its number of
+        columns), ``cooks_distance`` (array, row order),
         ``cooks_threshold`` (4/n) and ``influential``: the participants whose Cook's distance
         exceeds 4/n, largest first, as ``{"participant_id", "cooks_distance"}``.
 
@@ -146,6 +172,7 @@ def diagnostics(fit: OLSFit, X: np.ndarray, participant_ids: Sequence[str]) -> d
             f"X must be the fit's design matrix ({fit.n} x {len(fit.names)}) with one participant "
             f"id per row; found X {design.shape} and {len(ids)} ids"
         )
+    column_terms = list(fit.names if terms is None else terms)
     cooks = cooks_distance(fit)
     threshold = 4.0 / fit.n
     above = np.flatnonzero(cooks > threshold)
@@ -153,7 +180,8 @@ def diagnostics(fit: OLSFit, X: np.ndarray, participant_ids: Sequence[str]) -> d
     return {
         "shapiro": shapiro_wilk(fit.residuals),
         "breusch_pagan": breusch_pagan(fit.residuals, design),
-        "vif": variance_inflation(design, fit.names),
+        "vif": variance_inflation(design, column_terms),
+        "vif_df": term_columns(column_terms, design),
         "cooks_distance": cooks,
         "cooks_threshold": threshold,
         "influential": [

@@ -38,6 +38,13 @@ class ModelData:
     term: int  # column of the alliance term in X
     participant_ids: tuple[str, ...]
     excluded: dict[str, str]  # participant_id -> reason
+    # The term of each column of X: a categorical covariate's dummies share the covariate's
+    # name. Empty means each column is its own term.
+    terms: tuple[str, ...] = ()
+
+    @property
+    def column_terms(self) -> tuple[str, ...]:
+        return self.terms or self.names
 
 
 @dataclass(frozen=True)
@@ -98,11 +105,13 @@ def model_data(
         index=frame.index,
     )
     needed = [spec.response_column, spec.baseline_column, spec.predictor_column]
+    terms = ["intercept", "baseline", spec.predictor.score]
     for covariate in spec.covariates:
         column = "episode_phase" if covariate == "phase" else covariate
         block, _ = _covariate_columns(frame, column)
         design = pd.concat([design, block], axis=1)
         needed.append(column)
+        terms += [covariate] * block.shape[1]
     y = frame[spec.response_column].astype("float64")
     complete = y.notna() & design.notna().all(axis=1)
     excluded: dict[str, str] = {}
@@ -121,6 +130,7 @@ def model_data(
         term=2,
         participant_ids=tuple(str(p) for p in kept),
         excluded=excluded,
+        terms=tuple(terms),
     )
 
 
@@ -195,7 +205,7 @@ def fit_model(
             "or covariate from the plan",
         ) from None
     stats = alliance_term_stats(fit, reduced, data.names[data.term])
-    checks = diagnostics(fit, data.X, data.participant_ids)
+    checks = diagnostics(fit, data.X, data.participant_ids, data.column_terms)
     extras = robust_companions(data, fit, inference, 1.0 - alpha, seed)
     return ModelResult(
         data=data,

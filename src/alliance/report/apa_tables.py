@@ -293,6 +293,14 @@ def robustness_table(models: Sequence[ModelResult]) -> ApaTable | None:
 # --------------------------------------------------------------------------- checks, data
 
 
+def _comparable_vifs(checks: dict[str, Any]) -> list[float]:
+    """Each term's GVIF^(1/df): the VIF itself for a one-column term, and for a factor on the
+    same scale, so the largest can be read against the usual VIF thresholds (Fox & Monette,
+    1992, compare GVIF^(1/(2df)) with √VIF)."""
+    df = checks.get("vif_df", {})
+    return [float(v) ** (1.0 / df.get(term, 1)) for term, v in checks.get("vif", {}).items()]
+
+
 def diagnostics_table(models: Sequence[ModelResult], show_ids: bool) -> ApaTable | None:
     """Assumption checks and influential cases per model (``extras["diagnostics"]``)."""
     with_checks = [m for m in models if "diagnostics" in m.extras]
@@ -304,7 +312,7 @@ def diagnostics_table(models: Sequence[ModelResult], show_ids: bool) -> ApaTable
         rows = []
         for m in group:
             d = m.extras["diagnostics"]
-            vif = [float(v) for v in d.get("vif", {}).values()]
+            vif = _comparable_vifs(d)
             influential = d.get("influential", [])
             cases = str(len(influential))
             if show_ids and influential:
@@ -337,7 +345,7 @@ def diagnostics_table(models: Sequence[ModelResult], show_ids: bool) -> ApaTable
         note=join(
             "Shapiro–Wilk tests normality of the residuals (Royston, 1995); Breusch–Pagan "
             "(Koenker's studentised form, 1981) tests constant residual variance; VIF = variance "
-            "inflation factor; Cook's distance above 4/",
+            "inflation factor (for a categorical covariate, GVIF^(1/df); Fox & Monette, 1992); Cook's distance above 4/",
             italic("n"),
             " flags a participant with a large influence on the fit (Bollen & Jackman, 1990).",
         ),
