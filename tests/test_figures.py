@@ -13,7 +13,9 @@ from statsmodels.graphics.gofplots import ProbPlot
 from statsmodels.stats.outliers_influence import OLSInfluence
 from statsmodels.stats.weightstats import DescrStatsW
 
+from alliance.report import canvas
 from alliance.report import figures as F
+from alliance.report import plot_numbers as numbers
 from alliance.report.html import score_ranges
 from tests.test_report_html import make_analysis, participant_ids
 
@@ -35,7 +37,7 @@ def _statsmodels_fit(model):
 @pytest.mark.parametrize("level", [0.95, 0.9])
 def test_mean_ci_matches_statsmodels(analysis, level):
     values = analysis.episodes.frame["wai__s4"].to_numpy(dtype=float)
-    mean, low, high, n = F.mean_ci(values, level)
+    mean, low, high, n = numbers.mean_ci(values, level)
     finite = values[np.isfinite(values)]
     assert n == len(finite) < len(values)  # missing values are left out
     expected = DescrStatsW(finite).tconfint_mean(alpha=1 - level)
@@ -43,15 +45,15 @@ def test_mean_ci_matches_statsmodels(analysis, level):
 
 
 def test_mean_ci_small_samples():
-    assert F.mean_ci(np.array([np.nan]))[3] == 0
-    mean, low, high, n = F.mean_ci(np.array([4.0, np.nan]))
+    assert numbers.mean_ci(np.array([np.nan]))[3] == 0
+    mean, low, high, n = numbers.mean_ci(np.array([4.0, np.nan]))
     assert (mean, n) == (4.0, 1) and np.isnan(low) and np.isnan(high)
 
 
 def test_added_variable_residuals_match_statsmodels_and_give_b(analysis):
     for model in analysis.models:
         j = model.data.term
-        ex, ey = F.added_variable_residuals(model.data.y, model.data.X, j)
+        ex, ey = numbers.added_variable_residuals(model.data.y, model.data.X, j)
         rest = np.delete(model.data.X, j, axis=1)
         np.testing.assert_allclose(ex, sm.OLS(model.data.X[:, j], rest).fit().resid, atol=1e-9)
         np.testing.assert_allclose(ey, sm.OLS(model.data.y, rest).fit().resid, atol=1e-9)
@@ -70,7 +72,7 @@ def test_standardised_effect_is_the_ci_of_the_standardised_model(analysis):
         z = (y - y.mean()) / y.std(ddof=1)
         fit = sm.OLS(z, X).fit()
         low, high = fit.conf_int(alpha=model.fit.alpha)[j]
-        beta = F.standardised_effect(model)
+        beta = numbers.standardised_effect(model)
         np.testing.assert_allclose(beta, (fit.params[j], low, high), rtol=1e-9)
         np.testing.assert_allclose(beta[0], model.fit.std_beta[j], rtol=1e-12)
 
@@ -78,7 +80,7 @@ def test_standardised_effect_is_the_ci_of_the_standardised_model(analysis):
 def test_standardised_residuals_match_statsmodels(analysis):
     for model in analysis.models:
         expected = OLSInfluence(_statsmodels_fit(model)).resid_studentized_internal
-        np.testing.assert_allclose(F.standardised_residuals(model), expected, rtol=1e-9)
+        np.testing.assert_allclose(numbers.standardised_residuals(model), expected, rtol=1e-9)
 
 
 @pytest.mark.parametrize("n", [3, 10, 11, 22])
@@ -86,7 +88,7 @@ def test_normal_quantiles_are_r_qqnorm_positions(n):
     # R's qqnorm uses ppoints: a = 3/8 up to n = 10, 1/2 above; statsmodels' ProbPlot takes a.
     a = 0.375 if n <= 10 else 0.5
     expected = ProbPlot(np.arange(n, dtype=float), a=a).theoretical_quantiles
-    np.testing.assert_allclose(F.normal_quantiles(n), expected, rtol=1e-12)
+    np.testing.assert_allclose(numbers.normal_quantiles(n), expected, rtol=1e-12)
 
 
 # --------------------------------------------------------------------------- SVG
@@ -108,7 +110,7 @@ def figures(analysis):
 
 @pytest.fixture(scope="module")
 def svgs(figures):
-    return {key: F.render_svg(f) for key, f in figures.items()}
+    return {key: canvas.render_svg(f) for key, f in figures.items()}
 
 
 @pytest.mark.parametrize("key", ["trajectory", "forest", "added_variable", "residuals"])
@@ -139,15 +141,15 @@ def test_okabe_ito_colours(svgs):
 
 
 def test_svg_is_byte_identical_for_the_same_input(analysis, svgs):
-    again = F.render_svg(F.forest_figure(analysis.models))
+    again = canvas.render_svg(F.forest_figure(analysis.models))
     assert again == svgs["forest"]
     model = analysis.models[0]
-    assert F.render_svg(F.added_variable_figure(model)) == svgs["added_variable"]
+    assert canvas.render_svg(F.added_variable_figure(model)) == svgs["added_variable"]
     assert "<dc:date>" not in again  # no timestamp
 
 
 def test_rendering_twice_gives_the_same_svg(figures, svgs):
-    assert F.render_svg(figures["residuals"]) == svgs["residuals"]
+    assert canvas.render_svg(figures["residuals"]) == svgs["residuals"]
 
 
 def test_no_identifiers_unless_show_ids(analysis, svgs):
@@ -156,13 +158,15 @@ def test_no_identifiers_unless_show_ids(analysis, svgs):
         assert not [pid for pid in ids if pid in svg]
     model = next(m for m in analysis.models if m.extras["diagnostics"]["influential"])
     flagged = [c["participant_id"] for c in model.extras["diagnostics"]["influential"]]
-    hidden = F.render_svg(F.residual_figure(model)) + F.render_svg(F.added_variable_figure(model))
-    shown = F.render_svg(F.residual_figure(model, show_ids=True))
-    shown += F.render_svg(F.added_variable_figure(model, show_ids=True))
+    hidden = canvas.render_svg(F.residual_figure(model)) + canvas.render_svg(
+        F.added_variable_figure(model)
+    )
+    shown = canvas.render_svg(F.residual_figure(model, show_ids=True))
+    shown += canvas.render_svg(F.added_variable_figure(model, show_ids=True))
     for pid in flagged:
         assert pid not in hidden
         assert f"<!-- {pid} -->" in shown
-    trajectories = F.render_svg(
+    trajectories = canvas.render_svg(
         F.trajectory_figure(analysis.episodes.frame, "wai", ("s4",), "WAI", show_ids=True)
     )
     frame = analysis.episodes.frame
@@ -175,7 +179,7 @@ def test_no_identifiers_unless_show_ids(analysis, svgs):
 
 
 def test_inline_svg_prefixes_every_id_and_reference(svgs):
-    inline = F.inline_svg(svgs["residuals"], "fig9")
+    inline = canvas.inline_svg(svgs["residuals"], "fig9")
     assert inline.startswith("<svg")
     assert "<?xml" not in inline and "<!DOCTYPE" not in inline and "<metadata>" not in inline
     ids = re.findall(r'\bid="([^"]+)"', inline)
@@ -188,11 +192,11 @@ def test_inline_svg_prefixes_every_id_and_reference(svgs):
 def test_inline_figures_share_no_id(svgs):
     ids = Counter()
     for i, svg in enumerate(svgs.values()):
-        ids.update(re.findall(r'\bid="([^"]+)"', F.inline_svg(svg, f"f{i}")))
+        ids.update(re.findall(r'\bid="([^"]+)"', canvas.inline_svg(svg, f"f{i}")))
     assert max(ids.values()) == 1
 
 
 def test_axis_label():
-    assert F.axis_label("CAPS total", "caps", {"caps": (0.0, 136.0)}) == "CAPS total (0–136)"
-    assert F.axis_label("IES-R mean", "m", {"m": (0.0, 4.0)}) == "IES-R mean (0–4)"
-    assert F.axis_label("CAPS total", "caps", {}) == "CAPS total (points)"
+    assert canvas.axis_label("CAPS total", "caps", {"caps": (0.0, 136.0)}) == "CAPS total (0–136)"
+    assert canvas.axis_label("IES-R mean", "m", {"m": (0.0, 4.0)}) == "IES-R mean (0–4)"
+    assert canvas.axis_label("CAPS total", "caps", {}) == "CAPS total (points)"

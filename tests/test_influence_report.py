@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from alliance.report.figures import render_svg
+from alliance.report.canvas import render_svg
 from alliance.report.html import build_report
 from alliance.report.influence import influence_figure, influence_rows, influence_table
 from tests.test_report_html import make_analysis, participant_ids

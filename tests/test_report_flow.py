@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from alliance.report.figures import ReportFigure, render_png
+from alliance.report.canvas import ReportFigure, render_png
 from alliance.report.flow import (
     EM_PER_CHAR,
     FONT,

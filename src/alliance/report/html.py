@@ -27,14 +27,11 @@ from alliance.models.plan import AnalysisPlan
 from alliance.report import apa
 from alliance.report.apa import ApaTable, Runs
 from alliance.report.apa_tables import plan_scores, report_tables
+from alliance.report.canvas import ReportFigure, inline_svg, render_png, render_svg
 from alliance.report.docx_tables import SYNTHETIC_BANNER, docx_bytes
 from alliance.report.figures import (
-    ReportFigure,
     added_variable_figure,
     forest_figure,
-    inline_svg,
-    render_png,
-    render_svg,
     residual_figure,
     trajectory_figure,
 )

@@ -20,15 +20,15 @@ from matplotlib.ticker import FuncFormatter
 from alliance.models.fit import ModelResult
 from alliance.report import apa
 from alliance.report.apa import ApaTable, N, Section, italic, join, plain
-from alliance.report.figures import (
+from alliance.report.canvas import (
     BLUE,
     GREY,
     VERMILLION,
     ReportFigure,
-    _figure,
-    _file_stem,
-    _model_title,
-    _rc,
+    file_stem,
+    model_title,
+    new_figure,
+    report_style,
 )
 
 
@@ -56,9 +56,9 @@ def influence_figure(model: ModelResult, alpha: float, show_ids: bool = False) -
     b = float(model.fit.estimate[j])
     case = np.arange(1, len(dfbeta) + 1)
     sizes = _sizes(cooks)
-    title = f"Influence: {_model_title(model)}"
-    with _rc():
-        fig = _figure(7.5, 3.4)
+    title = f"Influence: {model_title(model)}"
+    with report_style():
+        fig = new_figure(7.5, 3.4)
         left, right = fig.subplots(1, 2)
         for ax, values in ((left, dfbeta), (right, p_without)):
             ax.scatter(case[~flips], values[~flips], s=sizes[~flips], color=BLUE,
@@ -95,7 +95,7 @@ def influence_figure(model: ModelResult, alpha: float, show_ids: bool = False) -
         fig.suptitle(title, fontsize=10)
     n_flips = int(flips.sum())
     description = (
-        f"Two panels for {len(case)} participants of the model {_model_title(model)}. Left: "
+        f"Two panels for {len(case)} participants of the model {model_title(model)}. Left: "
         f"change in the alliance coefficient when each participant is left out (DFBETA), from "
         f"{apa.fmt_num(np.min(dfbeta)) if len(dfbeta) else '—'} to "
         f"{apa.fmt_num(np.max(dfbeta)) if len(dfbeta) else '—'}, against b = {apa.fmt_num(b)}. "
@@ -106,11 +106,11 @@ def influence_figure(model: ModelResult, alpha: float, show_ids: bool = False) -
         "the conclusion after correction for multiple comparisons."
     )
     return ReportFigure(
-        name=f"influence_{_file_stem(model.spec.key)}",
+        name=f"influence_{file_stem(model.spec.key)}",
         title=title,
         description=description,
         caption=(
-            f"Influence of single participants on {_model_title(model)}: DFBETA of the alliance "
+            f"Influence of single participants on {model_title(model)}: DFBETA of the alliance "
             "term (left; dashed line at b) and its p without each participant (right; dashed "
             "line at \u03b1). Marker size: Cook's distance; diamonds: participants whose "
             "removal changes the corrected conclusion."
@@ -131,7 +131,7 @@ def influence_table(models: Sequence[ModelResult]) -> ApaTable | None:
         share = f" ({100 * largest / abs(b):.0f}% of |b|)" if b != 0 else ""
         rows.append(
             (
-                _model_title(m),
+                model_title(m),
                 str(m.fit.n),
                 apa.fmt_num(largest, 3) + share,
                 apa.fmt_num(float(np.max(cooks))),
