@@ -109,3 +109,21 @@ def test_plan_error_exits_1(trial_csv, tmp_path):
     )
     assert result.exit_code == 1
     assert "s7" in result.output
+
+
+def test_a_workbook_with_data_in_another_worksheet_says_so(trial_csv, tmp_path):
+    import openpyxl
+
+    frame = pd.read_csv(trial_csv, dtype=str, keep_default_na=False)
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "trial"
+    workbook.active.append(list(frame.columns))
+    for row in frame.itertuples(index=False):
+        workbook.active.append([float(v) if v.replace(".", "").isdigit() else v for v in row])
+    workbook.create_sheet("later visits").append(["participant_id", "caps__followup"])
+    path = tmp_path / "trial.xlsx"
+    workbook.save(path)
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "only the first worksheet ('trial') was read" in result.stderr
+    assert "'later visits'" in result.stderr

@@ -195,11 +195,27 @@ def test_excel_file_uses_the_first_sheet_and_keeps_types(tmp_path):
     sheet.append(["Participant_ID", "Value"])
     sheet.append(["a", 3])
     workbook.create_sheet("notes").append(["ignored"])
+    workbook.create_sheet("empty")
+    blank = workbook.create_sheet("blank cells")
+    blank.append([None, "  "])
     path = tmp_path / "t.xlsx"
     workbook.save(path)
     raw = read_table(path)
     assert raw.frame["value"].tolist() == [3]
     assert raw.frame[SOURCE_ROW].tolist() == [2]
+    # The unread worksheet holding data is named; empty ones are not worth a word.
+    (warning,) = raw.warnings
+    assert "only the first worksheet ('Sheet') was read" in warning
+    assert "'notes'" in warning and "empty" not in warning and "blank cells" not in warning
+
+
+def test_one_worksheet_reads_without_a_warning(tmp_path):
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["participant_id"])
+    workbook.active.append(["a"])
+    path = tmp_path / "t.xlsx"
+    workbook.save(path)
+    assert read_table(path).warnings == ()
 
 
 # --- files that cannot be read --------------------------------------------------------------

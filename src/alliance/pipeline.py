@@ -74,7 +74,7 @@ def load_data(path: Path, mapping: Path | None = None) -> LoadedData:
             rows_in=len(raw.frame),
             rows_missing_value=int(items["value"].isna().sum()),
             rows_duplicate=int(items.attrs.get("collapsed_duplicates", 0)),
-            warnings=tuple(items.attrs.get("warnings", ())),
+            warnings=(*raw.warnings, *items.attrs.get("warnings", ())),
             items=items,
             status=scored.status,
             reliability=reliability_table(items, instruments),
@@ -89,6 +89,7 @@ def load_data(path: Path, mapping: Path | None = None) -> LoadedData:
         participants=participants_table(scores),
         rows_in=len(raw.frame),
         rows_missing_value=0,
+        warnings=raw.warnings,
     )
 
 

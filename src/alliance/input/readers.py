@@ -12,9 +12,10 @@ Rules a user can rely on:
 - ``.csv`` is comma-separated, unless its header line holds no comma but does hold semicolons
   (the CSV Excel writes under a decimal-comma locale), then semicolon-separated. ``.tsv`` is
   tab-separated. Every row must have as many fields as the header.
-- Excel: the first worksheet, header in row 1. SPSS and Stata: value labels are applied (the
-  labels are also kept in :attr:`RawTable.value_labels` so numeric columns can be recovered);
-  user-defined missing values are read as missing.
+- Excel: the first worksheet, header in row 1 (a warning names any other worksheet holding
+  data). SPSS and Stata: value labels are applied (the labels are also kept in
+  :attr:`RawTable.value_labels` so numeric columns can be recovered); user-defined missing
+  values are read as missing.
 - Column names are compared case-insensitively: they are stripped and lower-cased, and two
   columns that then coincide are a problem. Entirely empty rows, and unnamed columns that are
   entirely empty, are ignored (a spreadsheet shows nothing there); anything else is kept.
@@ -73,6 +74,9 @@ class RawTable:
         Hex digest of the file's bytes, for provenance.
     value_labels
         SPSS/Stata value labels per (lower-cased) column, ``{code: label}``; empty otherwise.
+    warnings
+        What the user should know about how the file was read that is not an error (other
+        worksheets of a workbook holding data that were not read).
     """
 
     path: Path
@@ -80,6 +84,7 @@ class RawTable:
     synthetic: bool
     sha256: str
     value_labels: Mapping[str, Mapping[Any, str]] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -293,20 +298,39 @@ def _read_text(data: bytes, path: Path) -> tuple[list[Any], pd.DataFrame]:
 # --- Binary formats -----------------------------------------------------------------------------
 
 
-def _read_xlsx(data: bytes, path: Path) -> tuple[list[Any], pd.DataFrame]:
+def _has_cells(sheet: Any) -> bool:
+    return any(
+        value is not None and str(value).strip() != ""
+        for row in sheet.iter_rows(values_only=True)
+        for value in row
+    )
+
+
+def _read_xlsx(data: bytes, path: Path) -> tuple[list[Any], pd.DataFrame, tuple[str, ...]]:
+    """Header, cells and warnings: the first worksheet is the data; the user is told when
+    another worksheet holds anything, since it is not read."""
     import openpyxl
 
     workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     try:
         sheet = workbook.worksheets[0]
         rows = list(sheet.iter_rows(min_row=1, values_only=True))
+        unread = [other.title for other in workbook.worksheets[1:] if _has_cells(other)]
     finally:
         workbook.close()
+    warnings: tuple[str, ...] = ()
+    if unread:
+        names = ", ".join(f"'{name}'" for name in unread)
+        warnings = (
+            f"{path.name}: only the first worksheet ('{sheet.title}') was read; other worksheets "
+            f"holding data were not: {names}. If the trial data are elsewhere, move them to the "
+            "first worksheet.",
+        )
     if not rows:
-        return [], pd.DataFrame()
+        return [], pd.DataFrame(), warnings
     width = max(len(r) for r in rows)
     padded = [tuple(r) + (None,) * (width - len(r)) for r in rows]
-    return list(padded[0]), pd.DataFrame(padded[1:], columns=range(width), dtype=object)
+    return list(padded[0]), pd.DataFrame(padded[1:], columns=range(width), dtype=object), warnings
 
 
 def _read_stat(path: Path) -> tuple[list[Any], pd.DataFrame, dict[str, dict[Any, str]]]:
@@ -468,11 +492,12 @@ def read_table(path: Path) -> RawTable:
     if kind != _EXPECTED[suffix]:
         raise _mismatch(path, kind)
     labels: dict[str, dict[Any, str]] = {}
+    warnings: tuple[str, ...] = ()
     try:
         if suffix in (".csv", ".tsv"):
             header, cells = _read_text(data, path)
         elif suffix == ".xlsx":
-            header, cells = _read_xlsx(data, path)
+            header, cells, warnings = _read_xlsx(data, path)
         elif suffix == ".parquet":
             header, cells = _read_parquet(data)
         else:
@@ -492,5 +517,10 @@ def read_table(path: Path) -> RawTable:
         _column_name(k): v for k, v in labels.items() if _column_name(k) in frame.columns
     }
     return RawTable(
-        path=path, frame=frame, synthetic=synthetic, sha256=digest, value_labels=value_labels
+        path=path,
+        frame=frame,
+        synthetic=synthetic,
+        sha256=digest,
+        value_labels=value_labels,
+        warnings=warnings,
     )
