@@ -127,3 +127,18 @@ def test_a_workbook_with_data_in_another_worksheet_says_so(trial_csv, tmp_path):
     assert result.exit_code == 0, result.output
     assert "only the first worksheet ('trial') was read" in result.stderr
     assert "'later visits'" in result.stderr
+
+    # The warning stays with the result: in results.json and at the top of the report.
+    out = tmp_path / "out"
+    document = analyze(path, out, "--bootstrap", "0", "--permutations", "0")
+    assert len(document["warnings"]) == 1
+    assert "'later visits'" in document["warnings"][0]
+    report = (out / "report.html").read_text()
+    assert report.index('<section id="warnings">') < report.index('<section id="summary">')
+    assert "later visits" in report
+
+
+def test_a_clean_input_has_no_warnings(trial_csv, tmp_path):
+    document = analyze(trial_csv, tmp_path, "--bootstrap", "0", "--permutations", "0")
+    assert document["warnings"] == []
+    assert '<section id="warnings">' not in (tmp_path / "report.html").read_text()

@@ -251,6 +251,12 @@ def _provenance(analysis: Analysis, generated: dt.datetime) -> str:
     )
 
 
+def _warnings(analysis: Analysis) -> str:
+    """What the input raised that is not an error: the reader of a shared report should see it."""
+    items = "".join(f"<li>{escape(w)}</li>" for w in analysis.loaded.warnings)
+    return f'<ul class="warnings">{items}</ul>'
+
+
 def _ledger_section(analysis: Analysis) -> str:
     """Who was left out and why, by participant: only when identifiers may be shown."""
     rows = [
@@ -338,6 +344,9 @@ def build_report(
         _section("figures", "Figures", "".join(other_blocks)),
         _section("details", "Model details", tables_for("coefficients", "diagnostics")),
     ]
+    if analysis.loaded.warnings:
+        # First, so nobody reads the results without seeing what the input left unread.
+        sections.insert(0, _section("warnings", "Input warnings", _warnings(analysis)))
     if influence_blocks:
         sections.append(
             _section(

@@ -102,6 +102,9 @@ def results_document(analysis: Analysis) -> dict[str, Any]:
         "plan": plan.model_dump(mode="json"),
         "seed": analysis.seed,
         "synthetic": loaded.synthetic,
+        # What the input raised that is not an error (unread worksheets, unused columns): kept
+        # with the result, not only printed, so a reader of results.json sees it too.
+        "warnings": list(loaded.warnings),
         "ledger": analysis.ledger.to_dict(),
         "models": [
             model_record(m, plan.multiplicity.method, plan.multiplicity.family)
