@@ -195,6 +195,12 @@ def test_robustness_table_renders_whatever_keys_are_present(analysis):
     assert row[4:] == ("0.20", "< .001", "[\u22120.90, \u22120.10]", ".012", "14.50", "1.50")
     html = table_html(robust, 3)
     assert "<i>BF</i>" in html and "<sub>10</sub>" in html
+    assert "BCa intervals can be too narrow" in to_text(robust.note)
+    # Without a bootstrap column the caveat about BCa has no place in the note.
+    no_bootstrap = {k: v for k, v in extras.items() if not k.startswith("bootstrap")}
+    models = [dataclasses.replace(m, extras={**m.extras, "term": no_bootstrap}) for m in models]
+    tables = {t.key: t for t in report_tables(dataclasses.replace(analysis, models=models))}
+    assert "BCa" not in to_text(tables["robustness"].note)
     # Every analysis carries HC3 for the alliance term, so the table is always there.
     default = {t.key: t for t in report_tables(analysis)}["robustness"]
     assert [to_text(c) for c in default.columns] == [
