@@ -346,10 +346,39 @@ def test_ragged_rows_in_a_quoted_file(tmp_path):
     assert only_problem(read_fails(path)).row == 2
 
 
-def test_unterminated_quote(tmp_path):
+@pytest.mark.parametrize("rows_after", [0, 3, 20_000])
+def test_unterminated_quote_names_the_line_it_opens_on(tmp_path, rows_after):
+    # 20,000 rows after it make the runaway cell outgrow csv's field limit; fewer reach the end
+    # of the file, where csv would close the quote without a word.
     path = tmp_path / "quote.csv"
-    path.write_text(HEADER + ROW + '"m2,randomized,mdma,s4,WAI,1,5\n')
-    read_fails(path)
+    path.write_text(HEADER + ROW + '"m2,randomized,mdma,s4,WAI,1,5\n' + ROW * rows_after)
+    problem = only_problem(read_fails(path))
+    assert problem.row == 3
+    assert "never closed" in problem.what
+
+
+def test_a_quoted_cell_may_span_lines_and_hold_quotes(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text(HEADER + ROW + '"m2 ""the second""\nparticipant",randomized,mdma,s4,WAI,1,5\n')
+    assert read_table(path).frame["participant_id"].tolist() == [
+        "m1",
+        'm2 "the second"\nparticipant',
+    ]
+
+
+def test_text_after_a_closing_quote_is_reported_on_its_line(tmp_path):
+    # A lenient reader would join it to the cell ('WAIx'); no program writes this.
+    path = tmp_path / "t.csv"
+    path.write_text(HEADER + ROW + 'm2,randomized,mdma,s4,"WAI"x,1,5\n')
+    problem = only_problem(read_fails(path))
+    assert problem.row == 3
+    assert "quoting of a cell on this line is malformed" in problem.what
+
+
+def test_a_stray_quote_inside_a_cell_is_kept(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text(HEADER + 'm1 5",randomized,mdma,s4,WAI,1,5\n')
+    assert read_table(path).frame["participant_id"].tolist() == ['m1 5"']
 
 
 def test_duplicate_column_names_after_lower_casing(tmp_path):

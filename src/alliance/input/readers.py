@@ -226,20 +226,48 @@ def _field_counts_fast(data: bytes, sep: str) -> tuple[np.ndarray, np.ndarray]:
     return counts + 1, blank
 
 
-def _field_counts_quoted(data: bytes, sep: str) -> tuple[np.ndarray, np.ndarray]:
-    """Fields per record (a quoted field may span lines) and whether the record is blank."""
-    reader = csv.reader(io.StringIO(data.decode("utf-8")), delimiter=sep)
+def _unclosed_quote(file: str, line: int) -> DataError:
+    return _fail(
+        file,
+        'a quote (") opened on this line is never closed, so everything after it reads as one cell',
+        "close the quote, or remove it if it is not meant to enclose a cell (a quote inside a "
+        'quoted cell is written twice: "")',
+        row=line,
+    )
+
+
+def _field_counts_quoted(data: bytes, sep: str, file: str) -> tuple[np.ndarray, np.ndarray]:
+    """Fields per record (a quoted field may span lines) and whether the record is blank.
+
+    Strict quoting: a quote left open at the end of the file, which the lenient reader would
+    close without a word, and text after a closing quote are reported on the line they start.
+    """
+    reader = csv.reader(io.StringIO(data.decode("utf-8")), delimiter=sep, strict=True)
     counts = []
     blank = []
-    for record in reader:
-        counts.append(len(record))
-        blank.append(len(record) == 0)
+    start = 1  # the line the record being read starts on
+    try:
+        for record in reader:
+            counts.append(len(record))
+            blank.append(len(record) == 0)
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        # End of data inside quotes, or a runaway quoted cell outgrowing csv's field limit.
+        if "end of data" in str(exc) or "field limit" in str(exc):
+            raise _unclosed_quote(file, start) from None
+        raise _fail(
+            file,
+            f"the quoting of a cell on this line is malformed ({exc})",
+            "a quoted cell must end with a quote followed by the separator or the end of the "
+            'line; a quote inside a quoted cell is written twice ("")',
+            row=reader.line_num,
+        ) from None
     return np.asarray(counts, dtype=np.int64), np.asarray(blank, dtype=bool)
 
 
 def _check_ragged(data: bytes, sep: str, file: str) -> None:
     counts, blank = (
-        _field_counts_quoted(data, sep) if b'"' in data else _field_counts_fast(data, sep)
+        _field_counts_quoted(data, sep, file) if b'"' in data else _field_counts_fast(data, sep)
     )
     if len(counts) == 0:
         return
