@@ -109,6 +109,26 @@ def test_invalid_plans_name_the_offending_entry(tmp_path, text, fragment):
     assert "plan.toml" in str(info.value)
 
 
+def test_plan_errors_say_how_to_fix_them_and_nothing_twice(tmp_path):
+    text = (
+        "[[outcomes]]\nscore='caps'\nsocre='x'\n[[predictors]]\ntimepoints=[]\n"
+        "[inference]\nbootstrapp=5\n[multiplicity]\nmethod='fdr'\n"
+    )
+    with pytest.raises(PlanError) as info:
+        load_plan(write(tmp_path, text))
+    lines = info.value.messages
+    assert len(lines) == 5, lines
+    assert all("Fix:" in line for line in lines)
+    by_where = {line.split(":", 1)[0]: line for line in lines}
+    assert "keys allowed here: score, label, baseline, post" in by_where["outcomes.0.socre"]
+    assert "bootstrap, bayes_factor" in by_where["inference.bootstrapp"]
+    assert "required" in by_where["predictors.0.score"]
+    assert "is empty" in by_where["predictors.0.timepoints"]
+    assert "'holm'" in by_where["multiplicity.method"]
+    # The array whose only entry failed is not also reported as too short.
+    assert "outcomes" not in by_where
+
+
 def test_missing_plan_file_is_a_clear_error(tmp_path):
     with pytest.raises(PlanError, match="file not found"):
         load_plan(tmp_path / "absent.toml")

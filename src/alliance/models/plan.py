@@ -149,15 +149,55 @@ class ModelSpec:
         return f"{self.outcome.score}~{self.predictor.score}@{self.timepoint}"
 
 
+_EXAMPLE = "every report.html shows its whole plan under Provenance, a template to edit"
+
+
+def _keys_at(loc: tuple[Any, ...]) -> list[str]:
+    """The keys a plan allows in the table holding the entry at ``loc``."""
+    model: Any = AnalysisPlan
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue  # an entry of an array of tables: same keys as its siblings
+        annotation = model.model_fields[part].annotation
+        inner = getattr(annotation, "__args__", (annotation,))[0]
+        if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
+            return []
+        model = inner
+    return list(model.model_fields)
+
+
+def _problem(err: Any) -> str:
+    """One pydantic error as a line for the user: where, what is wrong, how to fix it."""
+    loc = tuple(err["loc"])
+    where = ".".join(str(part) for part in loc) or "plan"
+    kind = err["type"]
+    if kind == "missing":
+        return f"{where}: required, but the plan does not give it. Fix: add it ({_EXAMPLE})"
+    if kind == "extra_forbidden":
+        allowed = ", ".join(_keys_at(loc))
+        return (
+            f"{where}: not a key a plan knows (found {err.get('input')!r}). Fix: correct its "
+            f"spelling or remove it (keys allowed here: {allowed})"
+        )
+    if kind == "too_short":
+        return f"{where}: is empty (found {err.get('input')!r}). Fix: give at least one entry"
+    if kind == "literal_error":
+        return f"{where}: {err['msg']} (found {err.get('input')!r}). Fix: use one of those values"
+    return f"{where}: {err['msg']} (found {err.get('input')!r}). Fix: correct the value"
+
+
 def _validate(data: dict[str, Any], source: str) -> AnalysisPlan:
     try:
         return AnalysisPlan.model_validate(data)
     except ValidationError as exc:
-        messages = []
-        for err in exc.errors():
-            where = ".".join(str(part) for part in err["loc"]) or "plan"
-            messages.append(f"{where}: {err['msg']} (found {err.get('input')!r})")
-        raise PlanError(source, messages) from None
+        errors = exc.errors()
+        # pydantic reports an array whose every entry failed as also too short: the entries'
+        # own errors say what is wrong, so the echo would only confuse.
+        failed_inside = {tuple(e["loc"][:-2]) for e in errors if len(e["loc"]) >= 2}
+        shown = [
+            e for e in errors if not (e["type"] == "too_short" and tuple(e["loc"]) in failed_inside)
+        ]
+        raise PlanError(source, [_problem(err) for err in shown]) from None
 
 
 def load_plan(path: Path | None = None) -> AnalysisPlan:
