@@ -181,6 +181,13 @@ def test_an_effect_beyond_what_the_distribution_allows_is_a_calibration_problem(
         simulate(CAL, 0, options)
 
 
+@pytest.mark.parametrize("arms", [(float("nan"), 1.0), (float("inf"), 1.0), (-1.0, 5.0), (0, 0)])
+def test_arms_must_be_finite_non_negative_weights(arms):
+    with pytest.raises(PlanError, match="arms must be two finite, non-negative weights") as info:
+        simulate(CAL, 0, SimulationOptions(arms=arms))
+    assert "Value error" not in str(info.value)  # pydantic's prefix is not for users
+
+
 def test_a_bad_calibration_file_names_the_entry():
     text = load_calibration_text().replace("post_sd = 18.6", "post_sd = -1")
     with pytest.raises(PlanError, match=r"outcomes\.caps\.mdma\.post_sd"):

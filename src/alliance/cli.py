@@ -6,8 +6,9 @@ wrong, how to fix; no traceback unless ``--debug``); 2 on usage errors (typer's 
 
 from __future__ import annotations
 
+import math
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -276,21 +277,40 @@ def _parse_arms(text: str | None) -> tuple[float, float] | None:
         raise typer.BadParameter(
             f"{text!r} is not MDMA:placebo weights such as 12:8", param_hint="--arms"
         ) from None
+    if not (math.isfinite(mdma) and math.isfinite(placebo)) or min(mdma, placebo) < 0:
+        raise typer.BadParameter(
+            f"{text!r}: both weights must be finite and not negative", param_hint="--arms"
+        )
+    if mdma + placebo == 0:
+        raise typer.BadParameter(f"{text!r}: the weights cannot both be 0", param_hint="--arms")
     return mdma, placebo
 
 
-def _parse_effects(texts: list[str], timepoints: tuple[str, ...]) -> dict[str, dict[str, float]]:
+def _parse_effects(
+    texts: list[str], outcomes: Iterable[str], timepoints: tuple[str, ...]
+) -> dict[str, dict[str, float]]:
     """``caps@s4=-0.5`` sets one model's partial r; ``caps=-0.5`` sets every timepoint's."""
     effects: dict[str, dict[str, float]] = {}
+    known = list(outcomes)
     for text in texts:
         target, _, value = text.partition("=")
         outcome, _, timepoint = target.strip().lower().partition("@")
+
+        def bad(what: str, text: str = text) -> typer.BadParameter:
+            return typer.BadParameter(f"{text!r}: {what}", param_hint="--effect")
+
         try:
             number = float(value)
         except ValueError:
-            raise typer.BadParameter(
-                f"{text!r} is not OUTCOME@TIMEPOINT=R such as caps@s4=-0.5", param_hint="--effect"
-            ) from None
+            raise bad("not OUTCOME@TIMEPOINT=R such as caps@s4=-0.5") from None
+        if not -1 < number < 1:
+            raise bad("a partial correlation must lie strictly between -1 and 1")
+        if outcome not in known:
+            raise bad(f"unknown outcome {outcome!r}; the calibration has {', '.join(known)}")
+        if timepoint and timepoint not in timepoints:
+            raise bad(
+                f"unknown timepoint {timepoint!r}; alliance is measured at {', '.join(timepoints)}"
+            )
         for t in [timepoint] if timepoint else timepoints:
             effects.setdefault(outcome, {})[t] = number
     return effects
@@ -370,7 +390,7 @@ def simulate(
             crossover=crossover,
             missing_items=missing_items,
             missing_visits=missing_visits,
-            partial_r=_parse_effects(effect or [], base.alliance.timepoints),
+            partial_r=_parse_effects(effect or [], base.outcomes, base.alliance.timepoints),
         )
         source = calibration.name if calibration else "calibration.toml"
         trial = run_simulation(base, seed, options, source=source)

@@ -19,7 +19,11 @@ Model = TypeVar("Model", bound=BaseModel)
 
 def validation_messages(exc: ValidationError, root: str) -> list[str]:
     """One ``entry.path: what is wrong`` line per pydantic error."""
-    return [f"{'.'.join(str(p) for p in e['loc']) or root}: {e['msg']}" for e in exc.errors()]
+    # A validator's own ValueError arrives as "Value error, <its message>": keep the message.
+    return [
+        f"{'.'.join(str(p) for p in e['loc']) or root}: {e['msg'].removeprefix('Value error, ')}"
+        for e in exc.errors()
+    ]
 
 
 def parse_toml_model(model: type[Model], text: str, source: str, root: str) -> Model:

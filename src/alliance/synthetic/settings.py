@@ -7,6 +7,7 @@ entry that is wrong, as the analysis plan's does.
 
 from __future__ import annotations
 
+import math
 from importlib import resources
 from itertools import combinations
 from pathlib import Path
@@ -34,8 +35,8 @@ class Design(_Strict):
 
     @model_validator(mode="after")
     def _arms_positive(self) -> Self:
-        if min(self.arms) < 0 or sum(self.arms) <= 0:
-            raise ValueError("arms must be two non-negative weights, not both zero")
+        if not all(math.isfinite(a) and a >= 0 for a in self.arms) or sum(self.arms) <= 0:
+            raise ValueError("arms must be two finite, non-negative weights, not both zero")
         return self
 
 
