@@ -8,7 +8,7 @@ import math
 import pytest
 
 from alliance.models.plan import load_plan
-from alliance.report import apa
+from alliance.report import apa, apa_text
 from tests.test_report_html import make_analysis
 
 M = "\u2212"  # the true minus sign APA typesetting uses
@@ -141,7 +141,7 @@ def analysis():
 
 
 def test_methods_paragraph_describes_the_plan(analysis):
-    text = apa.to_text(apa.methods_paragraph(analysis.plan, analysis.models, 17, "alliance X"))
+    text = apa.to_text(apa_text.methods_paragraph(analysis.plan, analysis.models, 17, "alliance X"))
     assert "first MDMA exposure" in text
     assert "(CAPS total and IES-R total)" in text
     assert "(pre-session 3, session 4, and session 9)" in text
@@ -160,13 +160,13 @@ def test_methods_paragraph_describes_the_plan(analysis):
 def test_methods_paragraph_follows_plan_changes(analysis):
     plan = load_plan().with_overrides(adjust="bh", family="per_outcome")
     plan = plan.model_copy(update={"covariates": ("age",), "episode_rule": "randomized_only"})
-    text = apa.to_text(apa.methods_paragraph(plan, analysis.models, 0, "alliance X"))
+    text = apa.to_text(apa_text.methods_paragraph(plan, analysis.models, 0, "alliance X"))
     assert "Benjamini–Hochberg" in text and "within each outcome" in text
     assert "with age as additional covariates" in text
     assert "Only randomised-phase MDMA treatment episodes" in text
     none = load_plan().with_overrides(adjust="none")
     assert "not adjusted for multiple comparisons" in apa.to_text(
-        apa.methods_paragraph(none, analysis.models, 0, "x")
+        apa_text.methods_paragraph(none, analysis.models, 0, "x")
     )
 
 
@@ -176,7 +176,7 @@ def test_methods_paragraph_names_robust_companions_present(analysis):
     models = [
         dataclasses.replace(m, extras={**m.extras, "term": {"hc3_p": 0.1}}) for m in analysis.models
     ]
-    text = apa.to_text(apa.methods_paragraph(analysis.plan, models, 0, "x"))
+    text = apa.to_text(apa_text.methods_paragraph(analysis.plan, models, 0, "x"))
     assert "HC3" in text
     assert "permutation" not in text and "bootstrap" not in text and "Bayes" not in text
 
@@ -186,7 +186,7 @@ def test_effect_runs_hand_checked(analysis):
     # b = -0.546021, CI [-0.893531, -0.198511], beta = -0.519645, t = -3.288636 on 19 df,
     # p = 0.003863, Holm p = 0.022281, delta R2 = 0.256774, f2 = 0.569217.
     model = next(m for m in analysis.models if m.spec.key == "caps~wai@s4")
-    runs = apa.effect_runs(model)
+    runs = apa_text.effect_runs(model)
     assert apa.to_text(runs) == (
         f"b = {M}0.55, 95% CI [{M}0.89, {M}0.20], β = {M}.52, t(19) = {M}3.29, p = .004, "
         "adjusted p = .022, ΔR² = .26, f² = 0.57"
@@ -196,7 +196,7 @@ def test_effect_runs_hand_checked(analysis):
 
 def test_results_paragraph_direction_and_correction(analysis):
     text = apa.to_text(
-        apa.results_paragraph(
+        apa_text.results_paragraph(
             analysis.plan,
             analysis.models,
             analysis.ledger.participants_in,
@@ -225,12 +225,14 @@ def test_results_paragraph_direction_and_correction(analysis):
 
 
 def test_results_paragraph_without_models(analysis):
-    assert apa.to_text(apa.results_paragraph(analysis.plan, [], 3, 2)) == "No model was fitted."
+    assert (
+        apa.to_text(apa_text.results_paragraph(analysis.plan, [], 3, 2)) == "No model was fitted."
+    )
 
 
 def test_bayes_factor_sentence_says_when_dummies_share_g(analysis):
     keys = ["bf10"]
-    plain_text = " ".join(apa.robust_methods(keys, analysis.plan))
-    with_factor = " ".join(apa.robust_methods(keys, analysis.plan, categorical=True))
+    plain_text = " ".join(apa_text.robust_methods(keys, analysis.plan))
+    with_factor = " ".join(apa_text.robust_methods(keys, analysis.plan, categorical=True))
     assert "dummy-coded" not in plain_text
     assert "dummy-coded categorical covariates sharing the continuous predictors' g" in with_factor

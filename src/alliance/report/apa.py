@@ -1,4 +1,4 @@
-"""Numbers, tables and paragraphs in APA style (American Psychological Association, 2020).
+"""Numbers, labels and tables in APA style (American Psychological Association, 2020).
 
 Rules applied (APA *Publication Manual*, 7th ed., §6.36 and Table 6.5):
 
@@ -9,7 +9,8 @@ Rules applied (APA *Publication Manual*, 7th ed., §6.36 and Table 6.5):
 - negative numbers with a true minus sign (U+2212), and no "−0.00".
 
 Text that carries italics is a sequence of :class:`Run` objects, so the same sentence or table
-header can be rendered as HTML (``<i>``), as a Word run, or as plain text.
+header can be rendered as HTML (``<i>``), as a Word run, or as plain text. The methods and
+results paragraphs built from these pieces are in :mod:`apa_text`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from alliance.models.fit import ModelResult
 from alliance.models.plan import AnalysisPlan, ModelSpec
 
 MINUS = "\u2212"
@@ -275,207 +275,3 @@ def multiplicity_text(plan: AnalysisPlan, n_tests: int) -> str:
         else "within each outcome's alliance tests"
     )
     return f"adjusted with the {name} procedure ({citation}) {scope}"
-
-
-# --------------------------------------------------------------------------- paragraphs
-
-EPISODE_RULES = {
-    "first_mdma": (
-        "Each participant contributed one MDMA treatment episode, their first MDMA exposure: "
-        "the randomised phase for participants allocated to MDMA and the open-label crossover "
-        "phase for participants allocated to placebo, with that phase's own baseline."
-    ),
-    "randomized_only": (
-        "Only randomised-phase MDMA treatment episodes were analysed; participants allocated to "
-        "placebo did not contribute an episode."
-    ),
-    "last_mdma": (
-        "Each participant contributed one MDMA treatment episode, their last MDMA exposure: the "
-        "open-label phase when a participant had one, otherwise the randomised MDMA phase."
-    ),
-}
-
-
-def _distinct(values: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(values))
-
-
-def robust_methods(keys: Iterable[str], plan: AnalysisPlan, categorical: bool = False) -> list[str]:
-    """Sentences naming the robust companions whose results are present.
-
-    ``categorical``: some model has a categorical covariate, whose dummies the Bayes factor
-    treats as continuous regressors (BayesFactor's lmBF would give a factor its own g).
-    """
-    keys = set(keys)
-    parts = []
-    if any(k.startswith("hc3") for k in keys):
-        parts.append(
-            "heteroscedasticity-consistent (HC3) standard errors (MacKinnon & White, 1985)"
-        )
-    if any(k.startswith("bootstrap") for k in keys):
-        parts.append(
-            f"bias-corrected and accelerated (BCa) bootstrap {fmt_level(1 - plan.alpha)} "
-            f"confidence intervals ({plan.inference.bootstrap:,} case resamples; Efron, 1987)"
-        )
-    if any(k.startswith("permutation") for k in keys):
-        parts.append(
-            "Freedman–Lane permutation p-values "
-            f"({plan.inference.permutations:,} permutations; Freedman & Lane, 1983)"
-        )
-    if "bf10" in keys:
-        shared = (
-            ", the dummy-coded categorical covariates sharing the continuous predictors' g"
-            if categorical
-            else ""
-        )
-        parts.append(
-            "default Bayes factors for adding alliance to the baseline model (JZS prior, "
-            f"r = {plan.inference.bf_rscale:.3f}{shared}; Rouder & Morey, 2012)"
-        )
-    return parts
-
-
-def methods_paragraph(
-    plan: AnalysisPlan, models: Sequence[ModelResult], seed: int, software: str
-) -> Runs:
-    """The analysis as a methods section describes it, written from the plan.
-
-    ``software`` names the program and versions, e.g. ``"alliance 0.1.0 (Python 3.11)"``.
-    """
-    specs = plan.model_specs()
-    outcomes = _distinct(o.label or o.score for o in plan.outcomes)
-    predictors = _distinct(p.label or p.score for p in plan.predictors)
-    timepoints = _distinct(timepoint_label(t) for p in plan.predictors for t in p.timepoints)
-    covariates = [c for c in plan.covariates]
-    n_models = len(specs)
-    level = fmt_level(1 - plan.alpha)
-    model_sentence = (
-        f"For each outcome ({series(outcomes)}), the post-treatment score was regressed on its "
-        f"baseline score and {series(predictors, 'or')} at one timepoint "
-        f"({series(timepoints)})"
-        + (f", with {series(covariates)} as additional covariates" if covariates else "")
-        + f": {count_word(n_models)} ordinary least-squares models, each fitted to the "
-        "participants with complete data on its variables."
-    )
-    keys = {k for m in models for k in m.extras.get("term", {})}
-    categorical = any("[" in name for m in models for name in m.data.names)  # dummy columns
-    robust = robust_methods(keys, plan, categorical)
-    runs = [
-        plain(EPISODE_RULES[plan.episode_rule] + " " + model_sentence + " We report "),
-        plain("unstandardised ("),
-        italic("b"),
-        plain(") and standardised ("),
-        italic("β"),
-        plain(f") coefficients of alliance with {level} confidence intervals, the increase in "),
-        italic("R"),
-        plain("² over the baseline-only model fitted to the same participants (Δ"),
-        italic("R"),
-        plain("²) and Cohen's (1988) "),
-        italic("f"),
-        plain("² = Δ"),
-        italic("R"),
-        plain("²/(1 − "),
-        italic("R"),
-        plain("²). The "),
-        italic("p"),
-        plain(
-            f" values of the {count_word(n_models)} alliance coefficients were "
-            f"{multiplicity_text(plan, n_models)}; "
-        ),
-        italic("α"),
-        plain(f" = {fmt_unit(plan.alpha)}."),
-    ]
-    if robust:
-        runs.append(plain(f" As robustness checks we report {series(robust)}."))
-    runs.append(plain(f" Analyses were run with {software}, random seed {seed}."))
-    return join(*runs)
-
-
-def effect_runs(model: ModelResult) -> Runs:
-    """``b = −0.45, 95% CI [−0.80, −0.10], β = −.41, t(19) = −2.70, p = .014, …``."""
-    fit = model.fit
-    j = model.data.term
-    stats = model.term_stats
-    level = fmt_level(1 - fit.alpha)
-    return join(
-        italic("b"),
-        f" = {fmt_num(fit.estimate[j])}, {level} CI {fmt_ci(fit.ci_low[j], fit.ci_high[j])}, ",
-        italic("β"),
-        f" = {fmt_unit(fit.std_beta[j])}, ",
-        italic("t"),
-        f"({fit.df_resid}) = {fmt_num(fit.t[j])}, ",
-        italic("p"),
-        f" {p_equals(fit.p[j])}, adjusted ",
-        italic("p"),
-        f" {p_equals(model.p_adjusted)}, Δ",
-        italic("R"),
-        f"² = {fmt_unit(stats['delta_r_squared'])}, ",
-        italic("f"),
-        f"² = {fmt_num(stats['f_squared'])}",
-    )
-
-
-def _effect_name(model: ModelResult) -> str:
-    spec = model.spec
-    return f"{predictor_label(spec)} at {timepoint_label(spec.timepoint)}"
-
-
-def _model_sentence(model: ModelResult, alpha: float) -> Runs:
-    j = model.data.term
-    predictor = _effect_name(model)
-    outcome = f"post-treatment {outcome_label(model.spec)}"
-    if float(model.fit.p[j]) < alpha:
-        direction = "lower" if float(model.fit.estimate[j]) < 0 else "higher"
-        lead = f"Higher {predictor} predicted {direction} {outcome}"
-    else:
-        lead = f"{capitalise(predictor)} did not significantly predict {outcome}"
-    return join(f"{lead} (", italic("n"), f" = {model.fit.n}; ", effect_runs(model), ").")
-
-
-def _correction_sentence(plan: AnalysisPlan, models: Sequence[ModelResult]) -> str:
-    if plan.multiplicity.method == "none":
-        return "No correction for multiple comparisons was applied."
-    name = METHOD_NAMES[plan.multiplicity.method][0]
-    names = [f"{_effect_name(m)} on {outcome_label(m.spec)}" for m in models]
-    kept = [n for n, m in zip(names, models, strict=True) if m.survives_correction]
-    lost = [
-        n
-        for n, m in zip(names, models, strict=True)
-        if not m.survives_correction and float(m.fit.p[m.data.term]) < plan.alpha
-    ]
-    text = f"After {name} correction, "
-    if not kept:
-        text += "no alliance effect remained significant"
-    elif len(kept) == len(models):
-        text += f"all {count_word(len(models))} alliance effects remained significant"
-    else:
-        text += (
-            f"{count_word(len(kept))} of the {count_word(len(models))} alliance effects "
-            f"remained significant ({series(kept)})"
-        )
-    if lost and kept:
-        text += f"; the effect of {series(lost)} did not"
-    elif lost:
-        text += f" (nominally significant before correction: {series(lost)})"
-    return text + "."
-
-
-def results_paragraph(
-    plan: AnalysisPlan, models: Sequence[ModelResult], participants_in: int, episodes: int
-) -> Runs:
-    """The results of every alliance model, written from the numbers."""
-    if not models:
-        return plain("No model was fitted.")
-    ns = sorted({m.fit.n for m in models})
-    n_text = f" = {ns[0]}" if len(ns) == 1 else f" = {ns[0]}{EN_DASH}{ns[-1]}"
-    runs: list[Runs | str] = [
-        f"Of the {participants_in} participants in the data, {episodes} had an MDMA treatment "
-        "episode; the models used ",
-        italic("n"),
-        f"{n_text} participants with complete data. Every model controlled for the outcome's "
-        "baseline score. ",
-    ]
-    for m in models:
-        runs.extend([_model_sentence(m, plan.alpha), " "])
-    runs.append(_correction_sentence(plan, models))
-    return join(*runs)

@@ -24,7 +24,7 @@ import pandas as pd
 from alliance import __version__
 from alliance.instruments.registry import Instrument, ScoreDefinition, load_instruments
 from alliance.models.plan import AnalysisPlan
-from alliance.report import apa
+from alliance.report import apa, apa_text
 from alliance.report.apa import ApaTable, Runs
 from alliance.report.apa_tables import plan_scores, report_tables
 from alliance.report.canvas import ReportFigure, inline_svg, render_png, render_svg
@@ -304,8 +304,10 @@ def build_report(
     figures = report_figures(analysis, show_ids, score_ranges(analysis))
     svgs = tuple(render_svg(f) for f in figures)
     software = f"alliance {__version__} (Python {platform.python_version()})"
-    methods = apa.methods_paragraph(plan, analysis.models, analysis.seed, software)
-    results = apa.results_paragraph(plan, analysis.models, ledger.participants_in, ledger.episodes)
+    methods = apa_text.methods_paragraph(plan, analysis.models, analysis.seed, software)
+    results = apa_text.results_paragraph(
+        plan, analysis.models, ledger.participants_in, ledger.episodes
+    )
 
     counts = flow_counts(ledger, _model_names(analysis))
     flow = (
