@@ -429,6 +429,172 @@ def demo(
         stdout.print(line, markup=False)
 
 
+@app.command()
+def power(
+    effect: Annotated[
+        list[float] | None,
+        typer.Option(
+            "--effect",
+            help="Partial r of post with alliance given the covariates (repeatable; "
+            "default 0.3, 0.4, 0.5).",
+        ),
+    ] = None,
+    n: Annotated[
+        list[int] | None,
+        typer.Option("--n", min=3, help="Sample size (repeatable; default 22, as the article)."),
+    ] = None,
+    target: Annotated[
+        float,
+        typer.Option("--power", min=0.01, max=0.99, help="Target power for the N each needs."),
+    ] = 0.8,
+    plan: Annotated[
+        Path | None,
+        typer.Option("--plan", help="Analysis plan: its alpha and covariates (default: article)."),
+    ] = None,
+    covariates: Annotated[
+        int | None,
+        typer.Option(
+            "--covariates",
+            min=0,
+            help="Covariates with the baseline included (default: 1 + the plan's covariates; "
+            "count a categorical covariate's levels minus one).",
+        ),
+    ] = None,
+    alpha: Annotated[
+        float | None,
+        typer.Option("--alpha", min=1e-6, max=0.5, help="Significance level (default: plan)."),
+    ] = None,
+    tests: Annotated[
+        int,
+        typer.Option(
+            "--tests", min=1, help="Tests corrected together: plan at alpha / tests (Bonferroni)."
+        ),
+    ] = 1,
+    convention: Annotated[
+        str, typer.Option("--convention", help="Fixed-design noncentrality: gpower or pwr.")
+    ] = "gpower",
+    simulations: Annotated[
+        int,
+        typer.Option("--simulations", min=0, help="Monte Carlo replications per cell (0: off)."),
+    ] = 10_000,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 0,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Also write the numbers to this JSON file.")
+    ] = None,
+) -> None:
+    """Power of the alliance test for planning a replication, and the N each effect needs.
+
+    Three figures per effect and N: fixed-design power in G*Power's convention (or pwr's), the
+    exact random-design power (predictors drawn with each sample; the planning figure) and a
+    Monte Carlo check of it.
+
+    **Examples**
+
+        alliance power
+
+        alliance power --effect 0.35 --n 22 --n 40 --n 60 --power 0.9
+
+        alliance power --tests 6 --convention pwr --out power.json   # the article's 6 models
+    """
+    import json
+
+    from alliance.models.plan import load_plan
+    from alliance.power.analytic import CONVENTIONS
+    from alliance.power.grid import power_grid, sample_sizes
+    from alliance.report.files import write_atomic
+
+    if convention not in CONVENTIONS:
+        raise typer.BadParameter(
+            f"{convention!r}: choose one of {', '.join(CONVENTIONS)}", param_hint="--convention"
+        )
+    effects = effect or [0.3, 0.4, 0.5]
+    for r in effects:
+        if not -1 < r < 1 or r == 0:
+            raise typer.BadParameter(
+                f"{r}: a partial correlation must lie strictly between -1 and 1 and not be 0",
+                param_hint="--effect",
+            )
+    with _reported_errors(), _progress("power") as progress:
+        analysis_plan = load_plan(plan)
+        k = covariates if covariates is not None else 1 + len(analysis_plan.covariates)
+        level = (alpha if alpha is not None else analysis_plan.alpha) / tests
+        sizes = n or [22]
+        for size in sizes:
+            if size < k + 3:
+                raise typer.BadParameter(
+                    f"{size} leaves no residual degrees of freedom with {k} covariate(s) "
+                    f"(need at least {k + 3})",
+                    param_hint="--n",
+                )
+        progress("computing")
+        grid = power_grid(effects, sizes, k, level, convention, simulations, seed)
+        needed = sample_sizes(effects, k, level, target, convention)
+        if out is not None:
+            document = {
+                "alliance_version": __version__,
+                "model": f"post ~ {k} covariate(s) incl. baseline + alliance",
+                "alpha": level,
+                "tests": tests,
+                "seed": seed,
+                "power": grid,
+                "sample_size": needed,
+            }
+            text = json.dumps(document, indent=2) + "\n"
+            write_atomic(out, lambda h: h.write(text.encode("utf-8")))
+    _print_power(grid, needed, k, level, tests, convention, target)
+    if out is not None:
+        stdout.print(f"numbers: {out}", markup=False)
+
+
+def _print_power(
+    grid: list[dict[str, Any]],
+    needed: list[dict[str, Any]],
+    k: int,
+    level: float,
+    tests: int,
+    convention: str,
+    target: float,
+) -> None:
+    from rich.table import Table
+
+    name = {"gpower": "G*Power", "pwr": "pwr"}[convention]
+    corrected = f" (alpha / {tests} tests)" if tests > 1 else ""
+    stdout.print(
+        f"Alliance test in post ~ baseline{' + ' + str(k - 1) + ' covariate(s)' if k > 1 else ''}"
+        f" + alliance, two-sided alpha = {level:.4g}{corrected}",
+        markup=False,
+    )
+    table = Table("partial r", "f²", "N", f"fixed design ({name})", "random design", "simulated")
+    for row in grid:
+        simulated = (
+            f"{row['simulated_power']:.3f} ± {row['simulated_mc_se']:.3f}"
+            if "simulated_power" in row
+            else "—"
+        )
+        table.add_row(
+            f"{row['partial_r']:.2f}",
+            f"{row['f_squared']:.3f}",
+            str(row["n"]),
+            f"{row['fixed_design_power']:.3f}",
+            f"{row['random_design_power']:.3f}",
+            simulated,
+        )
+    stdout.print(table)
+    sizes = Table("partial r", f"N for power {target:g}: fixed design ({name})", "random design")
+    for row in needed:
+        sizes.add_row(
+            f"{row['partial_r']:.2f}",
+            str(row["n_fixed_design"] or "beyond 100,000"),
+            str(row["n_random_design"] or "beyond 100,000"),
+        )
+    stdout.print(sizes)
+    stdout.print(
+        "Random design (predictors drawn with each sample, as a replication meets them) is the "
+        "planning figure; fixed design is what G*Power and pwr report.",
+        markup=False,
+    )
+
+
 def main() -> None:
     """Entry point of the ``alliance`` command."""
     try:

@@ -50,9 +50,13 @@ def alliance_t(y: np.ndarray, X: np.ndarray) -> np.ndarray:
     return np.asarray(coef[:, -1] / np.sqrt(sigma2 * unscaled))
 
 
-def _chunks(count: int, seed: int) -> Iterator[tuple[int, np.random.Generator]]:
+Seed = int | tuple[int, ...]
+
+
+def _chunks(count: int, seed: Seed) -> Iterator[tuple[int, np.random.Generator]]:
+    key = (seed,) if isinstance(seed, int) else tuple(seed)
     for c, start in enumerate(range(0, count, CHUNK)):
-        yield min(CHUNK, count - start), np.random.default_rng([seed, c])
+        yield min(CHUNK, count - start), np.random.default_rng([*key, c])
 
 
 def _design(rng: np.random.Generator, size: int, n: int, k: int) -> np.ndarray:
@@ -81,7 +85,7 @@ def simulated_power(
     k: int,
     alpha: float = 0.05,
     simulations: int = 10_000,
-    seed: int = 0,
+    seed: Seed = 0,
 ) -> SimulatedPower:
     """Random-design power: the predictors are drawn anew in each replication."""
     _check(n, k, simulations)
