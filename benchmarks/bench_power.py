@@ -12,14 +12,14 @@ the same work. Also times the exact random-design power, which needs no simulati
 from __future__ import annotations
 
 import argparse
-import math
 import time
 
 import numpy as np
 import statsmodels.api as sm
 
+from alliance.inference.streams import CHUNK, seeded_chunks
 from alliance.power.analytic import random_design_power
-from alliance.power.simulation import CHUNK, alliance_t, simulated_power
+from alliance.power.simulation import alliance_t, random_trials, simulated_power
 
 
 def main() -> None:
@@ -36,11 +36,8 @@ def main() -> None:
 
     # The first chunk's draws, exactly as the simulator makes them, fitted one by one.
     subset = min(args.loop_subset, CHUNK)
-    rng = np.random.default_rng([1, 0])
-    X = np.empty((CHUNK, args.n, k + 2))
-    X[..., 0] = 1.0
-    X[..., 1:] = rng.standard_normal((CHUNK, args.n, k + 1))
-    y = r / math.sqrt(1 - r * r) * X[..., -1] + rng.standard_normal((CHUNK, args.n))
+    _, rng = next(seeded_chunks(args.simulations, 1))
+    y, X = random_trials(rng, CHUNK, args.n, k, r)
     start = time.perf_counter()
     looped = np.array([sm.OLS(y[b], X[b]).fit().tvalues[-1] for b in range(subset)])
     loop = (time.perf_counter() - start) * args.simulations / subset

@@ -6,11 +6,11 @@ import pytest
 import statsmodels.api as sm
 
 from alliance.inference.freedman_lane import (
-    CHUNK,
     freedman_lane_p,
     permutation_indices,
     t_statistics,
 )
+from alliance.inference.streams import CHUNK
 
 
 def data(n=22, seed=3, effect=0.0):

@@ -557,6 +557,8 @@ def _print_power(
 ) -> None:
     from rich.table import Table
 
+    from alliance.power.analytic import MAX_N
+
     name = {"gpower": "G*Power", "pwr": "pwr"}[convention]
     corrected = f" (alpha / {tests} tests)" if tests > 1 else ""
     stdout.print(
@@ -584,8 +586,8 @@ def _print_power(
     for row in needed:
         sizes.add_row(
             f"{row['partial_r']:.2f}",
-            str(row["n_fixed_design"] or "beyond 100,000"),
-            str(row["n_random_design"] or "beyond 100,000"),
+            str(row["n_fixed_design"] or f"beyond {MAX_N:,}"),
+            str(row["n_random_design"] or f"beyond {MAX_N:,}"),
         )
     stdout.print(sizes)
     stdout.print(

@@ -32,19 +32,19 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-CHUNK = 1024  # resamples per random stream; fixed so results never depend on batching
+from alliance.inference.streams import Seed, seeded_chunks
+
 STREAM = 2  # tag separating bootstrap draws from permutation draws of the same seed
 RANK_TOLERANCE = 1e-12  # Hadamard ratio of the standardised X'X below which a resample is
 # rank-deficient (lm's pivoting tolerance of 1e-7 is on the scale of the square root of this)
 MAX_REGRESSION_N = 2000  # above this many cases, acceleration uses the jackknife (memory)
 
 
-def bootstrap_indices(n: int, count: int, seed: int | tuple[int, ...]) -> Iterator[np.ndarray]:
+def bootstrap_indices(n: int, count: int, seed: Seed) -> Iterator[np.ndarray]:
     """``count`` resamples of ``range(n)`` with replacement, as (chunk × n) arrays."""
     key = (seed,) if isinstance(seed, int) else tuple(seed)
-    for c, start in enumerate(range(0, count, CHUNK)):
-        size = min(CHUNK, count - start)
-        yield np.random.default_rng([*key, STREAM, c]).integers(0, n, size=(size, n))
+    for size, rng in seeded_chunks(count, (*key, STREAM)):
+        yield rng.integers(0, n, size=(size, n))
 
 
 def _standardised(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -133,7 +133,7 @@ def jackknife_influence(y: np.ndarray, X: np.ndarray, term: int) -> np.ndarray:
 
 
 def bootstrap_replicates(
-    y: np.ndarray, X: np.ndarray, term: int, count: int, seed: int | tuple[int, ...] = 0
+    y: np.ndarray, X: np.ndarray, term: int, count: int, seed: Seed = 0
 ) -> Replicates:
     """``count`` case-resampling replicates of coefficient ``term`` and its influence values."""
     y = np.asarray(y, dtype="float64")
@@ -217,7 +217,7 @@ def bca_bootstrap(
     X: np.ndarray,
     term: int,
     count: int = 10_000,
-    seed: int | tuple[int, ...] = 0,
+    seed: Seed = 0,
     level: float = 0.95,
 ) -> BootstrapResult:
     """BCa interval of coefficient ``term`` from ``count`` case resamples."""

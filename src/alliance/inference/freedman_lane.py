@@ -26,15 +26,12 @@ from collections.abc import Iterator
 
 import numpy as np
 
-CHUNK = 1024  # permutations per random stream; fixed so results never depend on batching
+from alliance.inference.streams import Seed, seeded_chunks
 
 
-def permutation_indices(n: int, count: int, seed: int | tuple[int, ...]) -> Iterator[np.ndarray]:
+def permutation_indices(n: int, count: int, seed: Seed) -> Iterator[np.ndarray]:
     """``count`` permutations of ``range(n)`` as (chunk × n) arrays, reproducible for a seed."""
-    key = (seed,) if isinstance(seed, int) else tuple(seed)
-    for c, start in enumerate(range(0, count, CHUNK)):
-        size = min(CHUNK, count - start)
-        rng = np.random.default_rng([*key, c])
+    for size, rng in seeded_chunks(count, seed):
         yield rng.permuted(np.tile(np.arange(n), (size, 1)), axis=1)
 
 
@@ -60,7 +57,7 @@ def freedman_lane_p(
     X: np.ndarray,
     term: int,
     n_permutations: int = 10_000,
-    seed: int | tuple[int, ...] = 0,
+    seed: Seed = 0,
 ) -> float:
     """Permutation p-value ``(1 + #{|t*| ≥ |t|}) / (1 + B)`` of coefficient ``term``."""
     y = np.asarray(y, dtype="float64")

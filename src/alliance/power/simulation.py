@@ -20,15 +20,14 @@ gives the same power whatever batch size or thread count computes it.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
 
+from alliance.inference.streams import Seed, seeded_chunks
 from alliance.power.analytic import denominator_df
-
-CHUNK = 1024  # replications per random stream; fixed so results never depend on batching
 
 
 @dataclass(frozen=True)
@@ -50,33 +49,38 @@ def alliance_t(y: np.ndarray, X: np.ndarray) -> np.ndarray:
     return np.asarray(coef[:, -1] / np.sqrt(sigma2 * unscaled))
 
 
-Seed = int | tuple[int, ...]
-
-
-def _chunks(count: int, seed: Seed) -> Iterator[tuple[int, np.random.Generator]]:
-    key = (seed,) if isinstance(seed, int) else tuple(seed)
-    for c, start in enumerate(range(0, count, CHUNK)):
-        yield min(CHUNK, count - start), np.random.default_rng([*key, c])
-
-
-def _design(rng: np.random.Generator, size: int, n: int, k: int) -> np.ndarray:
-    """Intercept, k covariates and alliance (last column) for ``size`` trials of ``n``."""
+def random_trials(
+    rng: np.random.Generator, size: int, n: int, k: int, partial_r: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(y, X) of ``size`` random-design trials of ``n``: X holds the intercept, k covariates and
+    alliance (last column), all drawn anew; y = β·alliance + error with partial correlation ρ."""
     X = np.empty((size, n, k + 2))
     X[..., 0] = 1.0
     X[..., 1:] = rng.standard_normal((size, n, k + 1))
-    return X
+    beta = partial_r / math.sqrt(1 - partial_r * partial_r)
+    return beta * X[..., -1] + rng.standard_normal((size, n)), X
 
 
-def _summary(rejections: int, simulations: int) -> SimulatedPower:
-    power = rejections / simulations
-    return SimulatedPower(power, math.sqrt(power * (1 - power) / simulations), simulations)
-
-
-def _check(n: int, k: int, simulations: int) -> None:
+def _rejections(
+    draw: Callable[[np.random.Generator, int], tuple[np.ndarray, np.ndarray]],
+    n: int,
+    k: int,
+    alpha: float,
+    simulations: int,
+    seed: Seed,
+) -> SimulatedPower:
+    """Share of ``simulations`` trials, ``draw(rng, size)`` chunk by chunk, whose test rejects."""
     if denominator_df(n, k) < 1:
         raise ValueError(f"N = {n} leaves no residual degrees of freedom (need N ≥ {k + 3})")
     if simulations < 1:
         raise ValueError(f"simulations must be 1 or more, not {simulations}")
+    critical = stats.t.isf(alpha / 2, denominator_df(n, k))
+    rejections = 0
+    for size, rng in seeded_chunks(simulations, seed):
+        y, X = draw(rng, size)
+        rejections += int(np.sum(np.abs(alliance_t(y, X)) > critical))
+    power = rejections / simulations
+    return SimulatedPower(power, math.sqrt(power * (1 - power) / simulations), simulations)
 
 
 def simulated_power(
@@ -88,15 +92,11 @@ def simulated_power(
     seed: Seed = 0,
 ) -> SimulatedPower:
     """Random-design power: the predictors are drawn anew in each replication."""
-    _check(n, k, simulations)
-    beta = partial_r / math.sqrt(1 - partial_r * partial_r)
-    critical = stats.t.isf(alpha / 2, denominator_df(n, k))
-    rejections = 0
-    for size, rng in _chunks(simulations, seed):
-        X = _design(rng, size, n, k)
-        y = beta * X[..., -1] + rng.standard_normal((size, n))
-        rejections += int(np.sum(np.abs(alliance_t(y, X)) > critical))
-    return _summary(rejections, simulations)
+
+    def draw(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+        return random_trials(rng, size, n, k, partial_r)
+
+    return _rejections(draw, n, k, alpha, simulations, seed)
 
 
 def simulated_power_fixed_design(
@@ -108,16 +108,14 @@ def simulated_power_fixed_design(
     seed: int = 0,
 ) -> SimulatedPower:
     """Fixed-design power with noncentrality f²·N (G*Power's convention), for checking."""
-    _check(n, k, simulations)
-    X = _design(np.random.default_rng([seed, 2**31]), 1, n, k)
+    _, X = random_trials(np.random.default_rng([seed, 2**31]), 1, n, k, 0.0)
     covariates = X[0, :, :-1]
     alliance = X[0, :, -1]
     residual = alliance - covariates @ np.linalg.lstsq(covariates, alliance, rcond=None)[0]
     beta = math.sqrt(f2 * n / float(residual @ residual))
-    critical = stats.t.isf(alpha / 2, denominator_df(n, k))
-    rejections = 0
-    for size, rng in _chunks(simulations, seed):
+
+    def draw(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
         y = beta * alliance + rng.standard_normal((size, n))
-        Xb = np.broadcast_to(X, (size, n, k + 2))
-        rejections += int(np.sum(np.abs(alliance_t(y, Xb)) > critical))
-    return _summary(rejections, simulations)
+        return y, np.broadcast_to(X, (size, n, k + 2))
+
+    return _rejections(draw, n, k, alpha, simulations, seed)
