@@ -58,7 +58,8 @@ def denominator_df(n: int, k: int) -> int:
     return n - k - 2
 
 
-def _check(n: int, k: int, alpha: float) -> None:
+def check_design(n: int, k: int, alpha: float) -> None:
+    """ValueError unless N, k and alpha make a testable model."""
     if k < 0:
         raise ValueError(f"the number of covariates cannot be negative ({k})")
     if denominator_df(n, k) < 1:
@@ -83,7 +84,7 @@ def fixed_design_power(
     f2: float, n: int, k: int, alpha: float = 0.05, convention: str = "gpower"
 ) -> float:
     """Power of the alliance test at effect ``f2`` with ``n`` cases and ``k`` covariates."""
-    _check(n, k, alpha)
+    check_design(n, k, alpha)
     v = denominator_df(n, k)
     critical = stats.f.isf(alpha, 1, v)
     lam = noncentrality(f2, n, k, convention)
@@ -111,7 +112,7 @@ def _log_correlation_density(r: float, rho: float, m: int) -> float:
 
 def critical_partial_r(n: int, k: int, alpha: float = 0.05) -> float:
     """|r| beyond which the two-sided t test of the alliance term rejects."""
-    _check(n, k, alpha)
+    check_design(n, k, alpha)
     v = denominator_df(n, k)
     t = stats.t.isf(alpha / 2, v)
     return float(t / math.sqrt(t * t + v))
@@ -123,7 +124,7 @@ def random_design_power(partial_r: float, n: int, k: int, alpha: float = 0.05) -
         raise ValueError(
             f"a partial correlation must lie strictly between -1 and 1, not {partial_r}"
         )
-    _check(n, k, alpha)
+    check_design(n, k, alpha)
     m = n - k  # a partial correlation controlling k variables behaves as a correlation of N − k
     r_c = critical_partial_r(n, k, alpha)
 

@@ -27,7 +27,7 @@ import numpy as np
 from scipy import stats
 
 from alliance.inference.streams import Seed, seeded_chunks
-from alliance.power.analytic import denominator_df
+from alliance.power.analytic import check_design, denominator_df
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,7 @@ def _rejections(
     seed: Seed,
 ) -> SimulatedPower:
     """Share of ``simulations`` trials, ``draw(rng, size)`` chunk by chunk, whose test rejects."""
-    if denominator_df(n, k) < 1:
-        raise ValueError(f"N = {n} leaves no residual degrees of freedom (need N ≥ {k + 3})")
+    check_design(n, k, alpha)
     if simulations < 1:
         raise ValueError(f"simulations must be 1 or more, not {simulations}")
     critical = stats.t.isf(alpha / 2, denominator_df(n, k))
