@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from alliance.episodes.episodes import EpisodeSet, build_episodes
+from alliance.episodes.episodes import EpisodeSet, build_episodes, episode_items
 from alliance.episodes.ledger import Ledger, ModelLedger, build_ledger, participants_table
 from alliance.input.mapping import apply_mapping, load_mapping
 from alliance.input.readers import read_table
+from alliance.instruments.labels import missing_text
 from alliance.instruments.registry import load_instruments
 from alliance.instruments.reliability import reliability_table
 from alliance.instruments.scoring import score_items
@@ -48,7 +49,6 @@ class LoadedData:
     warnings: tuple[str, ...] = ()  # things the user should know that are not errors
     items: pd.DataFrame | None = None  # the item frame, for item-layout input
     status: pd.DataFrame | None = None  # scoring status per score, for item-layout input
-    reliability: pd.DataFrame | None = None  # alpha and omega per scale and timepoint
 
 
 def load_data(path: Path, mapping: Path | None = None) -> LoadedData:
@@ -77,7 +77,6 @@ def load_data(path: Path, mapping: Path | None = None) -> LoadedData:
             warnings=(*raw.warnings, *items.attrs.get("warnings", ())),
             items=items,
             status=scored.status,
-            reliability=reliability_table(items, instruments),
         )
     scores = validate_scored(raw)
     return LoadedData(
@@ -107,7 +106,15 @@ def known_scores() -> set[str]:
     return {name for inst in load_instruments().values() for name in inst.score_names}
 
 
-def _missing_reasons(loaded: LoadedData, episodes: EpisodeSet) -> dict[tuple[str, str], str]:
+def plan_labels(plan: AnalysisPlan) -> dict[str, str]:
+    """Score → the plan's label, for the scores the plan labels."""
+    labels = {o.score: o.label for o in plan.outcomes} | {p.score: p.label for p in plan.predictors}
+    return {score: label for score, label in labels.items() if label}
+
+
+def _missing_reasons(
+    loaded: LoadedData, episodes: EpisodeSet, names: dict[str, str]
+) -> dict[tuple[str, str], str]:
     """Why a score is missing, where scoring knows better than "missing" (too few items)."""
     if loaded.status is None or episodes.frame.empty:
         return {}
@@ -121,7 +128,7 @@ def _missing_reasons(loaded: LoadedData, episodes: EpisodeSet) -> dict[tuple[str
             continue
         column = f"{row.score}__{row.timepoint}"
         reasons[(str(row.participant_id), column)] = (
-            f"too few items answered for {row.score} at {row.timepoint} "
+            f"{missing_text(column, names)}: too few items answered "
             f"({row.n_present} of {row.n_items})"
         )
     return reasons
@@ -135,6 +142,27 @@ class Analysis:
     episodes: EpisodeSet
     ledger: Ledger
     models: list[ModelResult]
+    # Alpha and omega of the plan's scores at the plan's timepoints, over the MDMA episodes
+    # (item-level input only; a scored file has no items).
+    reliability: pd.DataFrame | None = None
+
+
+def analysed_reliability(
+    loaded: LoadedData, plan: AnalysisPlan, episodes: EpisodeSet
+) -> pd.DataFrame | None:
+    """Internal consistency of what the plan analyses, on the episodes' own item responses."""
+    if loaded.items is None:
+        return None
+    instruments = load_instruments()
+    items = episode_items(loaded.items, episodes.frame, instruments)
+    return reliability_table(items, instruments, plan_targets(plan))
+
+
+def plan_targets(plan: AnalysisPlan) -> set[tuple[str, str]]:
+    """The (score, timepoint) pairs a plan analyses: outcomes at baseline and post, alliance at
+    each of its timepoints."""
+    targets = {(o.score, t) for o in plan.outcomes for t in (o.baseline, o.post)}
+    return targets | {(p.score, t) for p in plan.predictors for t in p.timepoints}
 
 
 def analyze(
@@ -146,9 +174,12 @@ def analyze(
     episodes = build_episodes(loaded.scores, plan.episode_rule)
     ledger = ledger_for(loaded, episodes)
     progress("models")
-    models = fit_plan(episodes.frame, plan, _missing_reasons(loaded, episodes), seed)
+    reasons = _missing_reasons(loaded, episodes, plan_labels(plan))
+    models = fit_plan(episodes.frame, plan, reasons, seed)
     ledger = ledger.with_models(
         [ModelLedger(m.spec.key, m.data.participant_ids, m.data.excluded) for m in models]
     )
     ledger.check()
-    return Analysis(loaded, plan, seed, episodes, ledger, models)
+    progress("reliability")
+    reliability = analysed_reliability(loaded, plan, episodes)
+    return Analysis(loaded, plan, seed, episodes, ledger, models, reliability)

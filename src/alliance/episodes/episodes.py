@@ -9,9 +9,12 @@ recorded, so a reader can see which baselines were borrowed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pandas as pd
+
+from alliance.instruments.registry import Instrument
 
 RANDOMIZED = "randomized"
 OPEN_LABEL = "open_label"
@@ -112,3 +115,43 @@ def build_episodes(scores: pd.DataFrame, rule: str = "first_mdma") -> EpisodeSet
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     excluded_frame = pd.DataFrame(excluded, columns=["participant_id", "arm", "reason"])
     return EpisodeSet(frame=frame, excluded=excluded_frame)
+
+
+def episode_items(
+    items: pd.DataFrame, episodes: pd.DataFrame, instruments: Mapping[str, Instrument]
+) -> pd.DataFrame:
+    """The item responses behind the episodes' scores: one MDMA episode, one set of responses.
+
+    ``episodes`` is the episode frame (``participant_id``, ``episode_phase``,
+    ``baseline_borrowed``). Each participant keeps the rows of their episode's phase; where the
+    episode's baseline of an instrument was borrowed from the end of the randomised phase, that
+    phase's ``post`` responses stand in as the baseline, as they do for the score.
+    """
+    phase_of = dict(zip(episodes["participant_id"], episodes["episode_phase"], strict=True))
+    episode_phase = items["participant_id"].map(phase_of)
+    own = items.loc[items["phase"] == episode_phase]
+    borrowed_scores = {
+        (str(pid), score)
+        for pid, text in zip(episodes["participant_id"], episodes["baseline_borrowed"], strict=True)
+        for score in str(text if isinstance(text, str) else "").split(",")
+        if score
+    }
+    if not borrowed_scores:
+        return own
+    borrowed = {
+        (pid, code)
+        for code, inst in instruments.items()
+        for pid, score in borrowed_scores
+        if score in inst.score_names
+    }
+    pairs = pd.Series(
+        list(zip(items["participant_id"].astype(str), items["instrument"], strict=True)),
+        index=items.index,
+    )
+    is_borrowed = pairs.map(lambda pair: pair in borrowed)
+    drop = is_borrowed.loc[own.index] & (own["timepoint"] == BASELINE)
+    stand_in = items.loc[
+        is_borrowed & (items["phase"] == RANDOMIZED) & (items["timepoint"] == POST)
+    ]
+    stand_in = stand_in.assign(timepoint=BASELINE, phase=stand_in["participant_id"].map(phase_of))
+    return pd.concat([own.loc[~drop], stand_in], ignore_index=True)

@@ -9,7 +9,7 @@ loadings λ and uniquenesses ψ = 1 − λ² (McDonald, 1999), as R's
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,7 @@ from alliance.instruments.registry import Instrument, load_instruments
 from alliance.instruments.scoring import response_matrix, unit_matrix
 
 MIN_CASES = 3
+MIN_OMEGA_ITEMS = 3
 
 
 def cronbach_alpha(matrix: np.ndarray) -> float:
@@ -73,44 +74,74 @@ def mcdonald_omega(matrix: np.ndarray) -> float:
 
 
 def reliability_table(
-    items: pd.DataFrame, instruments: Mapping[str, Instrument] | None = None
+    items: pd.DataFrame,
+    instruments: Mapping[str, Instrument] | None = None,
+    targets: Collection[tuple[str, str]] | None = None,
 ) -> pd.DataFrame:
-    """Alpha and omega for every instrument, timepoint and score (sums and totals only)."""
+    """Alpha and omega per instrument, timepoint and summed score.
+
+    ``targets``: the (score, timepoint) pairs to report (an analysis reports what its plan
+    analyses); None reports every sum score at every timepoint in ``items``. An item-mean score
+    is left out: it has the same reliability as its sum.
+    """
     instruments = instruments or load_instruments()
     rows = []
     for (code, timepoint), group in items.groupby(["instrument", "timepoint"], sort=True):
         inst = instruments[str(code)]
+        scores = [
+            s
+            for s in inst.scores
+            if s.method == "sum" and (targets is None or (s.name, str(timepoint)) in targets)
+        ]
+        if not scores:
+            continue
         _, matrix = response_matrix(group, inst)
         units = unit_matrix(matrix, inst)
         index = {c: j for j, c in enumerate(inst.unit_codes)}
-        for score in inst.scores:
-            if score.method != "sum":
-                continue  # an item mean has the same reliability as its sum
+        for score in scores:
             block = units[:, [index[u] for u in score.items]]
-            complete = block[~np.isnan(block).any(axis=1)]
-            row = {
-                "instrument": inst.code,
-                "timepoint": timepoint,
-                "scale": score.name,
-                "n": len(complete),
-                "n_items": block.shape[1],
-                "alpha": np.nan,
-                "omega": np.nan,
-                "note": "",
-            }
-            variances = complete.var(axis=0, ddof=1) if len(complete) > 1 else np.zeros(1)
-            if block.shape[1] < 2:
-                row["note"] = "a single item has no internal consistency"
-            elif len(complete) < MIN_CASES:
-                row["note"] = f"fewer than {MIN_CASES} complete cases"
-            elif np.any(variances == 0):
-                row["note"] = "an item has no variance"
-            else:
-                row["alpha"] = cronbach_alpha(complete)
-                if len(complete) > block.shape[1]:
-                    row["omega"] = mcdonald_omega(complete)
-                else:
-                    # The item correlation matrix is singular: no factor model can be fitted.
-                    row["note"] = "omega needs more complete cases than items"
-            rows.append(row)
-    return pd.DataFrame(rows)
+            rows.append(
+                scale_reliability(block, inst.code, str(timepoint), score.name, score.label)
+            )
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+COLUMNS = ["instrument", "timepoint", "scale", "label", "n", "n_items", "alpha", "omega", "note"]
+
+
+def scale_reliability(
+    block: np.ndarray, instrument: str, timepoint: str, scale: str, label: str
+) -> dict[str, object]:
+    """One row of the table: alpha and omega of one scale's (cases × items) block, or why not."""
+    complete = block[~np.isnan(block).any(axis=1)]
+    k = block.shape[1]
+    row: dict[str, object] = {
+        "instrument": instrument,
+        "timepoint": timepoint,
+        "scale": scale,
+        "label": label,
+        "n": len(complete),
+        "n_items": k,
+        "alpha": np.nan,
+        "omega": np.nan,
+        "note": "",
+    }
+    variances = complete.var(axis=0, ddof=1) if len(complete) > 1 else np.zeros(1)
+    if k < 2:
+        row["note"] = "a single item has no internal consistency"
+    elif len(complete) < MIN_CASES:
+        row["note"] = f"fewer than {MIN_CASES} complete cases"
+    elif np.any(variances == 0):
+        row["note"] = "an item has no variance"
+    else:
+        row["alpha"] = cronbach_alpha(complete)
+        if k < MIN_OMEGA_ITEMS:
+            # A one-factor model of two items is not identified: any loadings with the same
+            # product fit, so omega would be an artefact of the optimiser.
+            row["note"] = f"omega needs at least {MIN_OMEGA_ITEMS} items"
+        elif len(complete) <= k:
+            # The item correlation matrix is singular: no factor model can be fitted.
+            row["note"] = "omega needs more complete cases than items"
+        else:
+            row["omega"] = mcdonald_omega(complete)
+    return row

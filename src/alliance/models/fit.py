@@ -23,6 +23,7 @@ from alliance.inference.freedman_lane import freedman_lane_p
 from alliance.inference.influence import conclusion_flips, dfbeta, leave_one_out_p
 from alliance.inference.multiplicity import adjust_by_family
 from alliance.inference.robust_se import hc3_tests
+from alliance.instruments.labels import missing_text
 from alliance.models.ols import OLSFit, alliance_term_stats, fit_ols
 from alliance.models.plan import AnalysisPlan, InferenceSpec, ModelSpec
 
@@ -81,9 +82,12 @@ def _covariate_columns(frame: pd.DataFrame, covariate: str) -> tuple[pd.DataFram
     return pd.DataFrame(dummies, index=frame.index), list(dummies)
 
 
-def _missing_reason(row: pd.Series, columns: list[str], reasons: dict[str, str]) -> str:
+def _missing_reason(
+    row: pd.Series, columns: list[str], reasons: dict[str, str], names: dict[str, str]
+) -> str:
+    """Each missing variable in words ("WAI total missing at session 9"), as the ledger shows."""
     missing = [c for c in columns if pd.isna(row[c])]
-    return "; ".join(reasons.get(c, f"missing {c.replace('__', ' at ')}") for c in missing)
+    return "; ".join(reasons.get(c) or missing_text(c, names) for c in missing)
 
 
 def model_data(
@@ -116,9 +120,11 @@ def model_data(
     complete = y.notna() & design.notna().all(axis=1)
     excluded: dict[str, str] = {}
     lookup = missing_reasons or {}
+    labels = {spec.outcome.score: spec.outcome.label, spec.predictor.score: spec.predictor.label}
+    plan_labels = {score: label for score, label in labels.items() if label}
     for pid in frame.index[~complete.to_numpy()]:
         specific = {c: lookup[(pid, c)] for c in needed if (pid, c) in lookup}
-        excluded[str(pid)] = _missing_reason(frame.loc[pid], needed, specific)
+        excluded[str(pid)] = _missing_reason(frame.loc[pid], needed, specific, plan_labels)
     kept = frame.index[complete.to_numpy()]
     X = np.column_stack([np.ones(len(kept)), design.loc[kept].to_numpy(dtype="float64")])
     names = ("intercept", *design.columns)

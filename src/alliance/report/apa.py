@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from alliance.instruments import labels
 from alliance.models.plan import AnalysisPlan, ModelSpec
 
 MINUS = "\u2212"
@@ -133,23 +134,20 @@ def fmt_int(x: Any) -> str:
 
 # --------------------------------------------------------------------------- labels
 
-_TIMEPOINT_PATTERNS = [
-    (re.compile(r"^pre_s(\d+)$"), "pre-session {0}"),
-    (re.compile(r"^post_s(\d+)$"), "post-session {0}"),
-    (re.compile(r"^s(\d+)$"), "session {0}"),
-]
-_TIMEPOINT_NAMES = {"baseline": "baseline", "post": "post-treatment"}
-
 
 def timepoint_label(timepoint: str) -> str:
-    """A readable name for a timepoint code: ``pre_s3`` → ``"pre-session 3"``, ``s4`` → ``"session 4"``."""
-    if timepoint in _TIMEPOINT_NAMES:
-        return _TIMEPOINT_NAMES[timepoint]
-    for pattern, template in _TIMEPOINT_PATTERNS:
-        match = pattern.match(timepoint)
-        if match:
-            return template.format(*match.groups())
-    return timepoint.replace("_", " ")
+    """A readable name for a timepoint code (``s4`` → ``"session 4"``), from ``labels.toml``."""
+    return labels.timepoint_label(timepoint)
+
+
+def timepoint_phrase(timepoint: str) -> str:
+    """The timepoint as a sentence places it: ``"at session 4"``, ``"before session 3 (…)"``."""
+    return labels.timepoint_phrase(timepoint)
+
+
+def parenthetical(text: str) -> str:
+    """Text to be set inside parentheses: its own parentheses become brackets (APA §6.10)."""
+    return text.replace("(", "[").replace(")", "]")
 
 
 def capitalise(text: str) -> str:
@@ -236,11 +234,12 @@ F2 = join(italic("f"), "²")
 
 
 def outcome_label(spec: ModelSpec) -> str:
-    return spec.outcome.label or spec.outcome.score
+    """The plan's label of the outcome, else its instrument definition's."""
+    return spec.outcome.label or labels.score_label(spec.outcome.score)
 
 
 def predictor_label(spec: ModelSpec) -> str:
-    return spec.predictor.label or spec.predictor.score
+    return spec.predictor.label or labels.score_label(spec.predictor.score)
 
 
 def term_label(spec: ModelSpec, name: str) -> str:
@@ -250,8 +249,13 @@ def term_label(spec: ModelSpec, name: str) -> str:
     if name == "baseline":
         return f"{outcome_label(spec)} at baseline"
     if name == spec.predictor.score:
-        return f"{predictor_label(spec)} at {timepoint_label(spec.timepoint)}"
-    return name
+        return f"{predictor_label(spec)} {timepoint_phrase(spec.timepoint)}"
+    return labels.score_label(name)
+
+
+def model_label(spec: ModelSpec) -> str:
+    """``"CAPS total ~ WAI total at session 4"``: the model as a reader names it."""
+    return f"{outcome_label(spec)} ~ {predictor_label(spec)} {timepoint_phrase(spec.timepoint)}"
 
 
 METHOD_NAMES = {

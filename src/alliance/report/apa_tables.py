@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from alliance.instruments.labels import score_label
+from alliance.instruments.registry import load_instruments
 from alliance.models.fit import ModelResult
 from alliance.models.plan import AnalysisPlan
 from alliance.report import apa
@@ -30,6 +32,7 @@ from alliance.report.apa import (
     Section,
     T,
     ci_head,
+    count_word,
     fmt_ci,
     fmt_num,
     fmt_p,
@@ -406,17 +409,25 @@ def descriptives_apa_table(episodes: pd.DataFrame, plan: AnalysisPlan) -> ApaTab
     )
 
 
-def reliability_apa_table(reliability: pd.DataFrame | None) -> ApaTable | None:
-    """Cronbach's alpha and McDonald's omega per instrument, scale and timepoint."""
+def reliability_apa_table(
+    reliability: pd.DataFrame | None, episodes: int | None = None
+) -> ApaTable | None:
+    """Cronbach's alpha and McDonald's omega of the analysed scores, over the MDMA episodes.
+
+    One section per instrument (named as its definition names it), one row per score and
+    timepoint; ``episodes`` is the number of episodes the responses come from.
+    """
     if reliability is None or reliability.empty:
         return None
+    instruments = load_instruments()
     notes = reliability["note"] if "note" in reliability.columns else pd.Series(dtype=str)
     reasons = sorted({str(n) for n in notes.dropna() if str(n).strip()})
     sections = []
-    for instrument, group in reliability.groupby("instrument", sort=False):
+    for code, group in reliability.groupby("instrument", sort=False):
+        inst = instruments.get(str(code))
         rows = tuple(
             (
-                str(r.scale),
+                _scale_label(r, inst),
                 apa.capitalise(apa.timepoint_label(str(r.timepoint))),
                 apa.fmt_int(r.n),
                 apa.fmt_int(r.n_items),
@@ -425,12 +436,23 @@ def reliability_apa_table(reliability: pd.DataFrame | None) -> ApaTable | None:
             )
             for r in group.itertuples(index=False)
         )
-        sections.append(Section(plain(str(instrument)), rows))
+        sections.append(Section(plain(inst.name if inst else str(code)), rows))
+    units = [
+        f"items of the {inst.name} are its symptoms, each the sum of its "
+        f"{count_word(len(next(iter(inst.units.values()))))} ratings"
+        for code in dict.fromkeys(reliability["instrument"])
+        if (inst := instruments.get(str(code))) is not None and inst.units
+    ]
+    source = (
+        f"Responses of the {episodes} MDMA treatment episodes analysed (one per participant)"
+        if episodes is not None
+        else "Responses of the MDMA treatment episodes analysed (one per participant)"
+    )
     return ApaTable(
         key="reliability",
-        title="Internal Consistency of Each Scale",
+        title="Internal Consistency of the Analysed Scores",
         columns=(
-            plain("Scale"),
+            plain("Score"),
             plain("Timepoint"),
             N,
             plain("Items"),
@@ -439,11 +461,29 @@ def reliability_apa_table(reliability: pd.DataFrame | None) -> ApaTable | None:
         ),
         sections=tuple(sections),
         note=join(
-            "Complete responses per scale and timepoint; reverse-keyed items reversed first. "
-            "A dash marks a coefficient that could not be estimated"
-            + (f" ({'; '.join(reasons)})." if reasons else ".")
+            f"{source}; ",
+            italic("n"),
+            " = episodes with every item of the score answered; reverse-keyed items reversed "
+            "first"
+            + (f"; {apa.series(units)}" if units else "")
+            + ". "
+            + apa.MISSING
+            + " = not estimated"
+            + (f" ({'; '.join(reasons)})." if reasons else "."),
         ),
     )
+
+
+def _scale_label(row: Any, inst: Any) -> str:
+    """The score's label as its instrument definition gives it (never the score's code)."""
+    label = getattr(row, "label", None)
+    if isinstance(label, str) and label:
+        return label
+    if inst is not None:
+        for score in inst.scores:
+            if score.name == row.scale:
+                return str(score.label)
+    return score_label(str(row.scale))
 
 
 def report_tables(analysis: Analysis, show_ids: bool = False) -> list[ApaTable]:
@@ -451,7 +491,7 @@ def report_tables(analysis: Analysis, show_ids: bool = False) -> list[ApaTable]:
     models = analysis.models
     tables: list[ApaTable | None] = [
         descriptives_apa_table(analysis.episodes.frame, analysis.plan),
-        reliability_apa_table(analysis.loaded.reliability),
+        reliability_apa_table(analysis.reliability, analysis.ledger.episodes),
         alliance_effects_table(models, analysis.plan) if models else None,
         robustness_table(models),
         coefficients_table(models) if models else None,

@@ -142,11 +142,7 @@ def axis_label(label: str, score: str, ranges: Mapping[str, tuple[float, float]]
 
 def model_title(model: ModelResult) -> str:
     """The model in words (outcome ~ predictor at timepoint, with the plan's labels)."""
-    spec = model.spec
-    return (
-        f"{apa.outcome_label(spec)} ~ {apa.predictor_label(spec)} at "
-        f"{apa.timepoint_label(spec.timepoint)}"
-    )
+    return apa.model_label(model.spec)
 
 
 def file_stem(text: str) -> str:

@@ -282,10 +282,7 @@ def _model_names(analysis: Analysis) -> dict[str, str]:
 
 
 def _model_name(spec: Any) -> str:
-    return (
-        f"{apa.outcome_label(spec)} ~ {apa.predictor_label(spec)} at "
-        f"{apa.timepoint_label(spec.timepoint)}"
-    )
+    return apa.model_label(spec)
 
 
 def _section(key: str, title: str, content: str) -> str:

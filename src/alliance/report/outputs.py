@@ -23,8 +23,8 @@ def write_outputs(analysis: Analysis, out: Path, show_ids: bool = False) -> Path
     write_csv(tables / "model_terms.csv", terms_table(analysis.models))
     write_csv(tables / "alliance_effects.csv", alliance_table(analysis.models))
     write_csv(tables / "descriptives.csv", descriptives_table(analysis.episodes.frame))
-    if analysis.loaded.reliability is not None:
-        write_csv(tables / "reliability.csv", analysis.loaded.reliability)
+    if analysis.reliability is not None:
+        write_csv(tables / "reliability.csv", analysis.reliability)
     path = write_json(out / "results.json", document)
     write_report(analysis, out, show_ids=show_ids)
     return path
