@@ -25,10 +25,12 @@ from alliance.report.apa import (
     multiplicity_text,
     outcome_label,
     p_equals,
+    parenthetical,
     plain,
     predictor_label,
     series,
     timepoint_label,
+    timepoint_phrase,
 )
 
 EPISODE_RULES = {
@@ -97,7 +99,9 @@ def methods_paragraph(
     specs = plan.model_specs()
     outcomes = _distinct(o.label or o.score for o in plan.outcomes)
     predictors = _distinct(p.label or p.score for p in plan.predictors)
-    timepoints = _distinct(timepoint_label(t) for p in plan.predictors for t in p.timepoints)
+    timepoints = _distinct(
+        parenthetical(timepoint_label(t)) for p in plan.predictors for t in p.timepoints
+    )
     covariates = [c for c in plan.covariates]
     n_models = len(specs)
     level = fmt_level(1 - plan.alpha)
@@ -143,12 +147,25 @@ def methods_paragraph(
     return join(*runs)
 
 
-def effect_runs(model: ModelResult) -> Runs:
-    """``b = −0.45, 95% CI [−0.80, −0.10], β = −.41, t(19) = −2.70, p = .014, …``."""
+def adjusted_p_name(method: str) -> str:
+    """How the text names the corrected p: ``"Holm-adjusted"``, ``"Benjamini–Hochberg-adjusted"``."""
+    return f"{METHOD_NAMES[method][0].removesuffix(' false discovery rate')}-adjusted"
+
+
+def effect_runs(model: ModelResult, method: str = "holm") -> Runs:
+    """``b = −0.45, 95% CI [−0.80, −0.10], β = −.41, t(19) = −2.70, p = .014, Holm-adjusted p …``.
+
+    ``method``: the plan's multiplicity correction; with ``"none"`` no adjusted p is given.
+    """
     fit = model.fit
     j = model.data.term
     stats = model.term_stats
     level = fmt_level(1 - fit.alpha)
+    adjusted: tuple[Runs | str, ...] = (
+        ()
+        if method == "none"
+        else (f", {adjusted_p_name(method)} ", italic("p"), f" {p_equals(model.p_adjusted)}")
+    )
     return join(
         italic("b"),
         f" = {fmt_num(fit.estimate[j])}, {level} CI {fmt_ci(fit.ci_low[j], fit.ci_high[j])}, ",
@@ -157,9 +174,9 @@ def effect_runs(model: ModelResult) -> Runs:
         italic("t"),
         f"({fit.df_resid}) = {fmt_num(fit.t[j])}, ",
         italic("p"),
-        f" {p_equals(fit.p[j])}, adjusted ",
-        italic("p"),
-        f" {p_equals(model.p_adjusted)}, Δ",
+        f" {p_equals(fit.p[j])}",
+        *adjusted,
+        ", Δ",
         italic("R"),
         f"² = {fmt_unit(stats['delta_r_squared'])}, ",
         italic("f"),
@@ -169,19 +186,32 @@ def effect_runs(model: ModelResult) -> Runs:
 
 def _effect_name(model: ModelResult) -> str:
     spec = model.spec
-    return f"{predictor_label(spec)} at {timepoint_label(spec.timepoint)}"
+    return f"{predictor_label(spec)} {timepoint_phrase(spec.timepoint)}"
 
 
-def _model_sentence(model: ModelResult, alpha: float) -> Runs:
+def model_sentence(model: ModelResult, plan: AnalysisPlan) -> Runs:
+    """One model's result, worded by what survives: a finding only when the corrected test is
+    significant; a nominal effect that does not survive correction says so."""
     j = model.data.term
     predictor = _effect_name(model)
-    outcome = f"post-treatment {outcome_label(model.spec)}"
-    if float(model.fit.p[j]) < alpha:
+    outcome = f"{outcome_label(model.spec)} {timepoint_phrase(model.spec.outcome.post)}"
+    nominal = float(model.fit.p[j]) < plan.alpha
+    corrected = plan.multiplicity.method != "none"
+    if nominal and (model.survives_correction or not corrected):
         direction = "lower" if float(model.fit.estimate[j]) < 0 else "higher"
         lead = f"Higher {predictor} predicted {direction} {outcome}"
+    elif nominal:
+        name = METHOD_NAMES[plan.multiplicity.method][0]
+        lead = f"{capitalise(predictor)} was not associated with {outcome} after {name} correction"
     else:
         lead = f"{capitalise(predictor)} did not significantly predict {outcome}"
-    return join(f"{lead} (", italic("n"), f" = {model.fit.n}; ", effect_runs(model), ").")
+    return join(
+        f"{lead} (",
+        italic("n"),
+        f" = {model.fit.n}; ",
+        effect_runs(model, plan.multiplicity.method),
+        ").",
+    )
 
 
 def _correction_sentence(plan: AnalysisPlan, models: Sequence[ModelResult]) -> str:
@@ -203,12 +233,12 @@ def _correction_sentence(plan: AnalysisPlan, models: Sequence[ModelResult]) -> s
     else:
         text += (
             f"{count_word(len(kept))} of the {count_word(len(models))} alliance effects "
-            f"remained significant ({series(kept)})"
+            f"remained significant ({parenthetical(series(kept))})"
         )
     if lost and kept:
         text += f"; the effect of {series(lost)} did not"
     elif lost:
-        text += f" (nominally significant before correction: {series(lost)})"
+        text += f" (nominally significant before correction: {parenthetical(series(lost))})"
     return text + "."
 
 
@@ -228,6 +258,6 @@ def results_paragraph(
         "baseline score. ",
     ]
     for m in models:
-        runs.extend([_model_sentence(m, plan.alpha), " "])
+        runs.extend([model_sentence(m, plan), " "])
     runs.append(_correction_sentence(plan, models))
     return join(*runs)

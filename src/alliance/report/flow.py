@@ -145,9 +145,21 @@ class Layout:
     labels: tuple[tuple[float, float, str], ...]  # centred, bold
 
 
+NBSP = "\u00a0"
+
+
+def n_equals(n: int) -> str:
+    """``"n = 8"`` held together: a line never breaks inside a count."""
+    return f"n{NBSP}={NBSP}{n}"
+
+
 def _wrap(text: str, width: float, indent: str = "") -> list[str]:
+    """Lines on word boundaries only (textwrap splits at ASCII spaces, never at a no-break
+    space), so "(n = 8)" is never cut and no word is broken."""
     chars = max(10, int((width - 2 * PAD) / (FONT * EM_PER_CHAR)))
-    return textwrap.wrap(text, chars, subsequent_indent=indent, break_on_hyphens=False)
+    return textwrap.wrap(
+        text, chars, subsequent_indent=indent, break_on_hyphens=False, break_long_words=False
+    )
 
 
 def _box(x: float, y: float, w: float, head: str, body: Sequence[str] = ()) -> Box:
@@ -158,7 +170,7 @@ def _box(x: float, y: float, w: float, head: str, body: Sequence[str] = ()) -> B
 
 
 def _reasons(counts: Mapping[str, int]) -> list[str]:
-    return [f"{reason} (n = {n})" for reason, n in counts.items()]
+    return [f"{reason} ({n_equals(n)})" for reason, n in counts.items()]
 
 
 def flow_layout(counts: FlowCounts) -> Layout:
@@ -168,12 +180,15 @@ def flow_layout(counts: FlowCounts) -> Layout:
     arrows: list[tuple[tuple[float, float], ...]] = []
     labels: list[tuple[float, float, str]] = []
     top = _box(
-        (cols[0] + cols[1]) / 2, 10, COLUMN, f"Participants in the data (n = {counts.enrolled})"
+        (cols[0] + cols[1]) / 2,
+        10,
+        COLUMN,
+        f"Participants in the data ({n_equals(counts.enrolled)})",
     )
     boxes.append(top)
     y = top.y + top.h + GAP
     arm_boxes = {
-        arm: _box(x, y, COLUMN, f"Randomised to {ARM_LABELS.get(arm, arm)} (n = {n})")
+        arm: _box(x, y, COLUMN, f"Randomised to {ARM_LABELS.get(arm, arm)} ({n_equals(n)})")
         for x, (arm, n) in zip(cols, counts.arms.items(), strict=False)
     }
     for b in arm_boxes.values():
@@ -189,8 +204,8 @@ def flow_layout(counts: FlowCounts) -> Layout:
             placebo.x,
             y,
             COLUMN,
-            f"Crossed over to open-label MDMA (n = {counts.crossed_over})",
-            [f"did not cross over: n = {counts.not_crossed_over}"],
+            f"Crossed over to open-label MDMA ({n_equals(counts.crossed_over)})",
+            [f"did not cross over: {n_equals(counts.not_crossed_over)}"],
         )
         boxes.append(cross)
         arrows.append((placebo.bottom, cross.top))
@@ -201,7 +216,7 @@ def flow_layout(counts: FlowCounts) -> Layout:
             cols[2],
             y,
             COLUMN,
-            f"No MDMA episode (n = {sum(counts.no_episode.values())})",
+            f"No MDMA episode ({n_equals(sum(counts.no_episode.values()))})",
             _reasons(counts.no_episode),
         )
         boxes.append(excluded)
@@ -213,8 +228,8 @@ def flow_layout(counts: FlowCounts) -> Layout:
         cols[0],
         below,
         2 * COLUMN + GAP,
-        f"MDMA treatment episodes (n = {counts.episodes})",
-        [f"{source}: n = {n}" for source, n in counts.episode_sources.items()],
+        f"MDMA treatment episodes ({n_equals(counts.episodes)})",
+        [f"{source}: {n_equals(n)}" for source, n in counts.episode_sources.items()],
     )
     boxes.append(episodes)
     for b in feeders:
@@ -234,8 +249,8 @@ def flow_layout(counts: FlowCounts) -> Layout:
             COLUMN,
             m.label,
             [
-                f"analysed: n = {m.analysed}",
-                f"excluded: n = {sum(m.excluded.values())}",
+                f"analysed: {n_equals(m.analysed)}",
+                f"excluded: {n_equals(sum(m.excluded.values()))}",
                 *_reasons(m.excluded),
             ],
         )
