@@ -75,7 +75,7 @@ def alliance_effects_table(models: Sequence[ModelResult], plan: AnalysisPlan) ->
     """The main table: the alliance coefficient of every model with its effect sizes."""
     several = len({m.spec.predictor.score for m in models}) > 1
     sections = []
-    for outcome, group in _by_outcome(models).items():
+    for group in _by_outcome(models).values():
         rows = []
         for m in group:
             j = m.data.term
@@ -264,7 +264,7 @@ def robustness_table(models: Sequence[ModelResult]) -> ApaTable | None:
     level = _level(models)
     several = len({m.spec.predictor.score for m in models}) > 1
     sections = []
-    for outcome, group in _by_outcome(models).items():
+    for group in _by_outcome(models).values():
         rows = []
         for m in group:
             j = m.data.term
@@ -343,7 +343,7 @@ def diagnostics_table(models: Sequence[ModelResult], show_ids: bool) -> ApaTable
         return None
     several = len({m.spec.predictor.score for m in models}) > 1
     sections = []
-    for outcome, group in _by_outcome(with_checks).items():
+    for group in _by_outcome(with_checks).values():
         rows = []
         for m in group:
             d = m.extras["diagnostics"]
