@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter
 
 from alliance.models.fit import ModelResult
 from alliance.report import apa
@@ -49,6 +49,62 @@ def _sizes(cooks: np.ndarray) -> np.ndarray:
     return 16.0 + 104.0 * np.nan_to_num(cooks) / top
 
 
+# Labelled p values on the log axis: a 1-2-5 sequence, thinned to 1-5 and then to powers of
+# ten when the range is wide, so every panel has between two and seven readable labels.
+P_STEPS = ((1, 2, 5), (1, 5), (1,))
+MAX_P_TICKS = 7
+
+
+def p_axis_ticks(values: np.ndarray) -> tuple[list[float], tuple[float, float]]:
+    """Major ticks and limits for a log-scale axis of p values.
+
+    The limits pad the finite positive values by a fifth of a decade and are widened to the
+    nearest tick outside them when fewer than two ticks would fall inside, so every panel,
+    whatever its range, shows at least two labels and none above 1.
+    """
+    finite = np.asarray(values, dtype="float64")
+    finite = finite[np.isfinite(finite) & (finite > 0)]
+    lo = float(finite.min()) if finite.size else 0.01
+    hi = float(min(finite.max(), 1.0)) if finite.size else 1.0
+    lo, hi = lo / 10**0.2, min(hi * 10**0.2, 1.0)
+    for steps in P_STEPS:
+        top = 0
+        bottom = int(np.floor(np.log10(lo))) - 1
+        candidates = [m * 10.0**e for e in range(bottom, top + 1) for m in steps]
+        candidates = sorted(c for c in candidates if c <= 1.0)
+        ticks = [c for c in candidates if lo <= c <= hi]
+        if len(ticks) <= MAX_P_TICKS:
+            break
+    else:  # many decades: every k-th power of ten, counted down from the largest
+        step = -(-len(ticks) // MAX_P_TICKS)
+        ticks = ticks[::-1][::step][::-1]
+    if len(ticks) < 2:
+        below = [c for c in candidates if c < lo]
+        above = [c for c in candidates if c > hi]
+        if below and (not ticks or not above):
+            lo = below[-1]
+            ticks.insert(0, lo)
+        if len(ticks) < 2 and above:
+            hi = above[0]
+            ticks.append(hi)
+    return ticks, (min(lo, ticks[0]) / 10**0.05, max(hi, ticks[-1]) * 10**0.05)
+
+
+def p_tick_label(value: float) -> str:
+    """A p tick as a plain decimal (``0.05``, ``0.001``, ``1``), or as a power of ten below
+    0.0001 (``10⁻⁸``): short labels that never overlap."""
+    if value >= 1e-4:
+        return np.format_float_positional(value, precision=6, trim="-")
+    mantissa, exponent = f"{value:.0e}".split("e")
+    power = "10" + str(int(exponent)).translate(SUPERSCRIPTS)
+    return power if mantissa == "1" else f"{mantissa}\u00d7{power}"
+
+
+SUPERSCRIPTS = str.maketrans(
+    "-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
+)
+
+
 def influence_figure(model: ModelResult, alpha: float, show_ids: bool = False) -> ReportFigure:
     """DFBETA and leave-one-out p of the alliance term for every participant of one model."""
     dfbeta, cooks, p_without, flips = influence_rows(model)
@@ -80,10 +136,12 @@ def influence_figure(model: ModelResult, alpha: float, show_ids: bool = False) -
         right.axhline(model.fit.p[j], color=BLUE, linewidth=0.8, linestyle=":",
                       label="p with everyone")  # fmt: skip
         right.set_ylabel("p without the participant (log scale)")
-        plain_numbers = FuncFormatter(lambda v, _: f"{v:g}")
-        right.yaxis.set_major_formatter(plain_numbers)
-        right.yaxis.set_minor_formatter(plain_numbers)
-        right.tick_params(axis="y", which="minor", labelsize=6.5)
+        shown = np.concatenate([p_without, [alpha, float(model.fit.p[j])]])
+        ticks, limits = p_axis_ticks(shown)
+        right.set_ylim(*limits)
+        right.yaxis.set_major_locator(FixedLocator(ticks))
+        right.yaxis.set_major_formatter(FixedFormatter([p_tick_label(t) for t in ticks]))
+        right.yaxis.set_minor_formatter(NullFormatter())  # unlabelled: labels never collide
         right.set_title("Unadjusted p without the participant", fontsize=9)
         if show_ids:
             ids = model.data.participant_ids
