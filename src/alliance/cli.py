@@ -232,6 +232,7 @@ def analyze(
     from alliance.models.plan import ADJUST_METHODS, FAMILIES, load_plan
     from alliance.pipeline import analyze as run_analysis
     from alliance.pipeline import load_data
+    from alliance.report.console import model_line
     from alliance.report.outputs import write_outputs
 
     if adjust is not None and adjust.lower() not in ADJUST_METHODS:
@@ -258,14 +259,9 @@ def analyze(
         written = write_outputs(analysis, out, show_ids=show_ids)
     _print_ledger_summary(loaded, analysis.ledger)
     for model in analysis.models:
-        j = model.data.term
-        mark = "survives" if model.survives_correction else "does not survive"
-        stdout.print(
-            f"  {model.spec.outcome.score} ~ {model.spec.predictor.score}@{model.spec.timepoint}: "
-            f"n={model.fit.n}, b={model.fit.estimate[j]:.3f}, p={model.fit.p[j]:.4f}, "
-            f"p_adj={model.p_adjusted:.4f} ({mark} {analysis_plan.multiplicity.method})"
-        )
-    stdout.print(f"results: {written}")
+        stdout.print(model_line(model, analysis_plan.multiplicity.method), markup=False)
+    stdout.print(f"results: {Path(written).resolve()}", markup=False)
+    stdout.print(f"report: {(Path(out) / 'report.html').resolve()}", markup=False)
 
 
 def _parse_arms(text: str | None) -> tuple[float, float] | None:

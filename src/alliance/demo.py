@@ -15,6 +15,7 @@ from pathlib import Path
 from alliance.input.writers import write_table
 from alliance.models.plan import load_plan
 from alliance.pipeline import analyze, load_data
+from alliance.report.console import model_line
 from alliance.report.files import write_atomic
 from alliance.report.outputs import write_outputs
 
@@ -47,14 +48,9 @@ def run_demo(out: Path, progress: Callable[[str], None] = lambda _: None) -> Dem
         f"demo trial (SYNTHETIC): {ledger.participants_in} participants, "
         f"{ledger.episodes} MDMA episodes, {len(analysis.models)} models",
     ]
-    for model in analysis.models:
-        j = model.data.term
-        summary.append(
-            f"  {model.spec.outcome.score} ~ wai@{model.spec.timepoint}: n={model.fit.n}, "
-            f"b={model.fit.estimate[j]:.3f}, p={model.fit.p[j]:.4f}, "
-            f"Holm p={model.p_adjusted:.4f}"
-        )
+    method = analysis.plan.multiplicity.method
+    summary.extend(model_line(model, method) for model in analysis.models)
     summary.append(f"data: {data_path}")
-    summary.append(f"results: {out / 'results.json'}")
+    summary.append(f"results: {(out / 'results.json').resolve()}")
     summary.append(f"report: {report.resolve() if report.exists() else report}")
     return DemoResult(out=out, report=report, summary=summary)

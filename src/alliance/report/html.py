@@ -27,7 +27,13 @@ from alliance.models.plan import AnalysisPlan
 from alliance.report import apa, apa_text
 from alliance.report.apa import ApaTable, Runs
 from alliance.report.apa_tables import plan_scores, report_tables
-from alliance.report.canvas import ReportFigure, inline_svg, render_png, render_svg
+from alliance.report.canvas import (
+    ReportFigure,
+    file_stem,
+    inline_svg,
+    render_png,
+    render_svg,
+)
 from alliance.report.docx_tables import SYNTHETIC_BANNER, docx_bytes
 from alliance.report.figures import (
     added_variable_figure,
@@ -133,7 +139,7 @@ def table_html(table: ApaTable, number: int) -> str:
     )
 
 
-def figure_html(svg: str, number: int, caption: str, prefix: str) -> str:
+def figure_html(svg: str, number: int | str, caption: str, prefix: str) -> str:
     return (
         f'<figure id="figure-{escape(prefix)}">{inline_svg(svg, prefix)}'
         f'<figcaption><span class="figure-number">Figure {number}.</span> '
@@ -189,10 +195,28 @@ def score_ranges(analysis: Analysis) -> dict[str, tuple[float, float]]:
     return ranges
 
 
+# Diagnostic figures a reviewer checks but a reader of the results does not need: they go to
+# the report's supplement, grouped by kind, with their own numbering (Figure S1, S2, ...).
+SUPPLEMENT_GROUPS = (
+    ("added_variable_", "Added-variable plots"),
+    ("residuals_", "Residual diagnostics"),
+    ("influence_", "Influence of single participants"),
+)
+
+
+def supplement_group(figure: ReportFigure) -> str | None:
+    """The supplement subsection a figure belongs to, or None for a main-text figure."""
+    for prefix, title in SUPPLEMENT_GROUPS:
+        if figure.name.startswith(prefix):
+            return title
+    return None
+
+
 def report_figures(
     analysis: Analysis, show_ids: bool, ranges: Mapping[str, tuple[float, float]]
 ) -> list[ReportFigure]:
-    """Every matplotlib figure of the report, in order."""
+    """Every matplotlib figure of the report, in order: the main text's (alliance trajectories,
+    forest plot), then the supplement's, group by group."""
     plan = analysis.plan
     figures = [
         trajectory_figure(
@@ -207,10 +231,8 @@ def report_figures(
     ]
     if analysis.models:
         figures.append(forest_figure(analysis.models))
-    for m in analysis.models:
-        figures.append(added_variable_figure(m, show_ids))
-        figures.append(residual_figure(m, show_ids, ranges))
-    # Last, so their numbers follow the section they appear in (after the model details).
+    figures.extend(added_variable_figure(m, show_ids) for m in analysis.models)
+    figures.extend(residual_figure(m, show_ids, ranges) for m in analysis.models)
     figures.extend(
         influence_figure(m, plan.alpha, show_ids) for m in analysis.models
         if m.extras.get("influence")
@@ -315,12 +337,18 @@ def build_report(
         "treatment episodes and the participants analysed in each model, with every "
         "exclusion counted by reason.</figcaption></figure>"
     )
-    figure_blocks = [
-        (f.name, figure_html(svg, i, f.caption, f"fig{i}-{f.name}"))
-        for i, (f, svg) in enumerate(zip(figures, svgs, strict=True), start=2)
+    main_figures = [
+        (f, svg) for f, svg in zip(figures, svgs, strict=True) if not supplement_group(f)
     ]
-    influence_blocks = [block for name, block in figure_blocks if name.startswith("influence_")]
-    other_blocks = [block for name, block in figure_blocks if not name.startswith("influence_")]
+    main_blocks = [
+        figure_html(svg, i, f.caption, f"fig{i}-{f.name}")
+        for i, (f, svg) in enumerate(main_figures, start=2)
+    ]
+    supplement: dict[str, list[str]] = {}
+    supplementary = [(f, svg) for f, svg in zip(figures, svgs, strict=True) if supplement_group(f)]
+    for i, (f, svg) in enumerate(supplementary, start=1):
+        block = figure_html(svg, f"S{i}", f.caption, f"figS{i}-{f.name}")
+        supplement.setdefault(str(supplement_group(f)), []).append(block)
 
     def tables_for(*keys: str) -> str:
         return "".join(table_html(t, numbers[t.key]) for t in tables if t.key in keys)
@@ -340,22 +368,32 @@ def build_report(
             "descriptives", "Descriptive statistics", tables_for("descriptives", "reliability")
         ),
         _section("models", "Alliance effects", tables_for("alliance_effects", "robustness")),
-        _section("figures", "Figures", "".join(other_blocks)),
-        _section("details", "Model details", tables_for("coefficients", "diagnostics")),
+        _section("figures", "Figures", "".join(main_blocks)),
+        _section(
+            "details", "Model details", tables_for("coefficients", "diagnostics", "influence")
+        ),
     ]
     if analysis.loaded.warnings:
         # First, so nobody reads the results without seeing what the input left unread.
         sections.insert(0, _section("warnings", "Input warnings", _warnings(analysis)))
-    if influence_blocks:
-        sections.append(
-            _section(
-                "influence",
-                "Influence of single participants",
-                tables_for("influence") + "".join(influence_blocks),
-            )
-        )
     if show_ids:
         sections.append(_section("ledger", "Excluded participants", _ledger_section(analysis)))
+    if supplement:
+        sections.append(
+            _section(
+                "supplement",
+                "Supplement: diagnostic figures",
+                "<p>Figures a reviewer checks for each model: added-variable plots (the alliance "
+                "effect net of baseline), residual diagnostics and the influence of single "
+                "participants.</p>"
+                + "".join(
+                    f'<section id="supplement-{file_stem(title)}"><h3>{escape(title)}</h3>'
+                    + "".join(blocks)
+                    + "</section>"
+                    for title, blocks in supplement.items()
+                ),
+            )
+        )
     sections.append(_section("provenance", "Provenance", _provenance(analysis, generated)))
     html = _page(analysis, "".join(sections), generated, plan_scores(plan))
     return Report(html=html, figures=tuple(figures), svgs=svgs, tables=tuple(tables))
