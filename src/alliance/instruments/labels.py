@@ -24,6 +24,7 @@ class TimepointName(BaseModel):
 
     label: str
     phrase: str | None = None  # default: "at <label>"
+    short: str | None = None  # default: the label
 
 
 class TimepointPattern(TimepointName):
@@ -54,7 +55,8 @@ def _timepoint_name(code: str) -> TimepointName:
         if match:
             n = match.group(1)
             phrase = entry.phrase.replace("{n}", n) if entry.phrase else None
-            return TimepointName(label=entry.label.replace("{n}", n), phrase=phrase)
+            short = entry.short.replace("{n}", n) if entry.short else None
+            return TimepointName(label=entry.label.replace("{n}", n), phrase=phrase, short=short)
     return TimepointName(label=code.replace("_", " "))
 
 
@@ -67,6 +69,12 @@ def timepoint_phrase(code: str) -> str:
     """The timepoint as a sentence places it: ``"at session 4"``, ``"before session 3 (…)"``."""
     name = _timepoint_name(code)
     return name.phrase or f"at {name.label}"
+
+
+def timepoint_short(code: str) -> str:
+    """The timepoint where space is tight (axis ticks): ``pre_s3`` → ``"before session 3"``."""
+    name = _timepoint_name(code)
+    return name.short or name.label
 
 
 @cache

@@ -145,6 +145,11 @@ def timepoint_phrase(timepoint: str) -> str:
     return labels.timepoint_phrase(timepoint)
 
 
+def timepoint_short(timepoint: str) -> str:
+    """The timepoint where space is tight (axis ticks, figure labels)."""
+    return labels.timepoint_short(timepoint)
+
+
 def parenthetical(text: str) -> str:
     """Text to be set inside parentheses: its own parentheses become brackets (APA §6.10)."""
     return text.replace("(", "[").replace(")", "]")

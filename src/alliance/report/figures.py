@@ -99,7 +99,7 @@ def trajectory_figure(
             label=f"Mean with {apa.fmt_level(level)} CI",
             zorder=3,
         )
-        ax.set_xticks(x, [apa.capitalise(apa.timepoint_label(t)) for t in shown])
+        ax.set_xticks(x, [apa.capitalise(apa.timepoint_short(t)) for t in shown])
         ax.set_xlim(-0.3, len(columns) - 0.7)
         ax.set_xlabel("Assessment")
         ax.set_ylabel(axis_label(label, score, ranges or {}))
@@ -152,7 +152,7 @@ def added_variable_figure(model: ModelResult, show_ids: bool = False) -> ReportF
     j = model.data.term
     ex, ey = added_variable_residuals(model.data.y, model.data.X, j)
     b = float(model.fit.estimate[j])
-    predictor = f"{apa.predictor_label(spec)}, {apa.timepoint_label(spec.timepoint)}"
+    predictor = f"{apa.predictor_label(spec)}, {apa.timepoint_short(spec.timepoint)}"
     outcome = f"{apa.outcome_label(spec)}, post-treatment"
     others = [apa.term_label(spec, n) for i, n in enumerate(model.data.names) if i not in (0, j)]
     with report_style():
@@ -217,7 +217,7 @@ def forest_figure(models: Sequence[ModelResult]) -> ReportFigure:
             y,
             [
                 f"{apa.outcome_label(m.spec)}: {apa.predictor_label(m.spec)}, "
-                f"{apa.timepoint_label(m.spec.timepoint)}"
+                f"{apa.timepoint_short(m.spec.timepoint)}"
                 for m, *_ in rows
             ],
         )
@@ -237,8 +237,8 @@ def forest_figure(models: Sequence[ModelResult]) -> ReportFigure:
         title = "Standardised alliance effects"
         fig.suptitle(title, fontsize=10)
     description = "; ".join(
-        f"{apa.outcome_label(m.spec)} with {apa.predictor_label(m.spec)} at "
-        f"{apa.timepoint_label(m.spec.timepoint)}: β = {apa.fmt_unit(beta)} "
+        f"{apa.outcome_label(m.spec)} with {apa.predictor_label(m.spec)} "
+        f"{apa.timepoint_phrase(m.spec.timepoint)}: β = {apa.fmt_unit(beta)} "
         f"{apa.fmt_ci(low, high, unit=True)}"
         + ("" if m.survives_correction else " (does not survive correction)")
         for m, beta, low, high in rows

@@ -9,6 +9,7 @@ shown, never participant identifiers.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -146,6 +147,7 @@ class Layout:
 
 
 NBSP = "\u00a0"
+NUMBER_AFTER_SPACE = re.compile(r" (?=\d)")
 
 
 def n_equals(n: int) -> str:
@@ -157,8 +159,9 @@ def _wrap(text: str, width: float, indent: str = "") -> list[str]:
     """Lines on word boundaries only (textwrap splits at ASCII spaces, never at a no-break
     space), so "(n = 8)" is never cut and no word is broken."""
     chars = max(10, int((width - 2 * PAD) / (FONT * EM_PER_CHAR)))
+    glued = NUMBER_AFTER_SPACE.sub(NBSP, text)  # "session 4", "12 of 22": a number keeps its word
     return textwrap.wrap(
-        text, chars, subsequent_indent=indent, break_on_hyphens=False, break_long_words=False
+        glued, chars, subsequent_indent=indent, break_on_hyphens=False, break_long_words=False
     )
 
 
