@@ -4,6 +4,7 @@ and the methods and results paragraphs written from a plan and its fitted models
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
@@ -106,7 +107,9 @@ def test_fmt_level():
 @pytest.mark.parametrize(
     ("code", "label"),
     [
-        ("pre_s3", "pre-session 3"),
+        ("pre_s3", "before session 3 (first MDMA session)"),
+        ("pre_s5", "before session 5"),
+        ("post_s5", "after session 5"),
         ("s4", "session 4"),
         ("s12", "session 12"),
         ("baseline", "baseline"),
@@ -144,7 +147,8 @@ def test_methods_paragraph_describes_the_plan(analysis):
     text = apa.to_text(apa_text.methods_paragraph(analysis.plan, analysis.models, 17, "alliance X"))
     assert "first MDMA exposure" in text
     assert "(CAPS total and IES-R total)" in text
-    assert "(pre-session 3, session 4, and session 9)" in text
+    # A label's own parentheses become brackets inside the sentence's (APA 7th ed., §6.10).
+    assert "(before session 3 [first MDMA session], session 4, and session 9)" in text
     assert "six ordinary least-squares models" in text
     assert "Holm procedure (Holm, 1979) across all six alliance tests" in text
     assert "α = .05" in text
@@ -189,8 +193,10 @@ def test_effect_runs_hand_checked(analysis):
     runs = apa_text.effect_runs(model)
     assert apa.to_text(runs) == (
         f"b = {M}0.55, 95% CI [{M}0.89, {M}0.20], β = {M}.52, t(19) = {M}3.29, p = .004, "
-        "adjusted p = .022, ΔR² = .26, f² = 0.57"
+        "Holm-adjusted p = .022, ΔR² = .26, f² = 0.57"
     )
+    assert "adjusted" not in apa.to_text(apa_text.effect_runs(model, "none"))
+    assert "Benjamini–Hochberg-adjusted p" in apa.to_text(apa_text.effect_runs(model, "bh"))
     assert [r.text for r in runs if r.italic] == ["b", "β", "t", "p", "p", "R", "f"]
 
 
@@ -206,11 +212,16 @@ def test_results_paragraph_direction_and_correction(analysis):
     assert text.startswith("Of the 23 participants in the data, 22 had an MDMA treatment episode")
     for m in analysis.models:
         j = m.data.term
-        name = f"{m.spec.predictor.label} at {apa.timepoint_label(m.spec.timepoint)}"
-        outcome = f"post-treatment {m.spec.outcome.label}"
-        if m.fit.p[j] < 0.05:
+        name = f"{m.spec.predictor.label} {apa.timepoint_phrase(m.spec.timepoint)}"
+        outcome = f"{m.spec.outcome.label} at post-treatment"
+        if m.survives_correction:
             direction = "lower" if m.fit.estimate[j] < 0 else "higher"
             assert f"Higher {name} predicted {direction} {outcome}" in text
+        elif m.fit.p[j] < 0.05:
+            assert f"{name} was not associated with {outcome} after Holm correction" in text
+            assert not re.search(
+                f"Higher {re.escape(name)} predicted \\w+ {re.escape(outcome)}", text
+            )
         else:
             assert f"{name} did not significantly predict {outcome}" in text
     survivors = [m for m in analysis.models if m.survives_correction]
@@ -236,3 +247,74 @@ def test_bayes_factor_sentence_says_when_dummies_share_g(analysis):
     with_factor = " ".join(apa_text.robust_methods(keys, analysis.plan, categorical=True))
     assert "dummy-coded" not in plain_text
     assert "dummy-coded categorical covariates sharing the continuous predictors' g" in with_factor
+
+
+# --------------------------------------------------------------------------- wording by result
+
+
+def _with(model, p: float, survives: bool, estimate: float = -0.4):
+    import dataclasses
+
+    import numpy as np
+
+    j = model.data.term
+    p_values = np.array(model.fit.p, dtype=float)
+    p_values[j] = p
+    estimates = np.array(model.fit.estimate, dtype=float)
+    estimates[j] = estimate
+    fit = dataclasses.replace(model.fit, p=p_values, estimate=estimates)
+    return dataclasses.replace(
+        model, fit=fit, p_adjusted=min(1.0, 6 * p), survives_correction=survives
+    )
+
+
+def test_a_nominal_effect_that_does_not_survive_correction_is_not_a_finding(analysis):
+    model = _with(analysis.models[5], p=0.031, survives=False)
+    text = apa.to_text(apa_text.model_sentence(model, analysis.plan))
+    assert text.startswith(
+        "WAI total at session 9 was not associated with IES-R total at post-treatment after "
+        "Holm correction ("
+    )
+    assert "predicted" not in text
+    assert "p = .031, Holm-adjusted p = .186" in text
+
+
+def test_an_effect_that_survives_correction_is_a_finding(analysis):
+    model = _with(analysis.models[5], p=0.001, survives=True)
+    text = apa.to_text(apa_text.model_sentence(model, analysis.plan))
+    assert text.startswith(
+        "Higher WAI total at session 9 predicted lower IES-R total at post-treatment ("
+    )
+    positive = _with(analysis.models[5], p=0.001, survives=True, estimate=0.3)
+    assert "predicted higher" in apa.to_text(apa_text.model_sentence(positive, analysis.plan))
+
+
+def test_a_non_significant_effect_and_no_correction(analysis):
+    model = _with(analysis.models[5], p=0.4, survives=False)
+    text = apa.to_text(apa_text.model_sentence(model, analysis.plan))
+    assert text.startswith("WAI total at session 9 did not significantly predict")
+    uncorrected = load_plan().with_overrides(adjust="none")
+    nominal = _with(analysis.models[5], p=0.03, survives=True)
+    text = apa.to_text(apa_text.model_sentence(nominal, uncorrected))
+    assert text.startswith("Higher WAI total at session 9 predicted lower")
+    assert "adjusted" not in text
+
+
+def test_bca_caveat_states_the_simulation_n_beside_this_analysis(analysis):
+    import dataclasses
+
+    from alliance.report.apa_tables import robustness_table
+
+    def small(m, n):
+        term = {"bootstrap_ci_low": -1.0, "bootstrap_ci_high": 0.1}
+        fit = dataclasses.replace(m.fit, n=n)
+        return dataclasses.replace(m, fit=fit, extras={**m.extras, "term": term})
+
+    models = [small(m, 8) for m in analysis.models]
+    note = apa.to_text(robustness_table(models).note)
+    assert "simulated trials at n = 22; the models here have n = 8," in note
+    assert "trials of 22 participants" not in note and "At this sample size" not in note
+    varied = [small(m, n) for m, n in zip(analysis.models, (8, 9, 10, 8, 9, 12), strict=True)]
+    assert "the models here have n = 8\u201312" in apa.to_text(robustness_table(varied).note)
+    without = [dataclasses.replace(m, extras={**m.extras, "term": {"hc3_p": 0.2}}) for m in models]
+    assert "simulated" not in apa.to_text(robustness_table(without).note)

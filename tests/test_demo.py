@@ -22,6 +22,11 @@ def test_demo_writes_a_synthetic_analysis_and_prints_the_report_path(tmp_path):
     assert result.exit_code == 0, result.output
     assert "report:" in result.output
     assert "report.html" in result.output
+    # The same model lines as `alliance analyze`: results.json's key, b marked unstandardised,
+    # one name for the adjusted p.
+    assert "caps~wai@s4: n=21, b (unstd.)=" in result.output
+    assert "p_adj (holm)=" in result.output
+    assert "Holm p=" not in result.output
     doc = json.loads((out / "results.json").read_text())
     assert doc["synthetic"] is True
     assert len(doc["models"]) == 6

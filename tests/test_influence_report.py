@@ -67,11 +67,11 @@ def test_table_counts_flips_per_model(analysis):
     assert [int(r[1]) for r in rows] == [m.fit.n for m in analysis.models]
 
 
-def test_report_has_the_influence_section_with_table_and_figures(analysis):
+def test_report_has_the_influence_table_and_figures_in_the_supplement(analysis):
     report = build_report(analysis)
-    assert '<section id="influence">' in report.html
     assert 'id="table-influence"' in report.html
     names = [f.name for f in report.figures if f.name.startswith("influence_")]
     assert len(names) == len(analysis.models)
-    section = report.html.split('<section id="influence">', 1)[1].split("</section>", 1)[0]
+    marker = '<section id="supplement-influence_of_single_participants">'
+    section = report.html.split(marker, 1)[1].split("</section>", 1)[0]
     assert section.count("<figure") == len(analysis.models)

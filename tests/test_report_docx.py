@@ -133,15 +133,23 @@ def test_reliability_table_from_a_plain_frame():
             "n_items": [36, 12, 22],
             "alpha": [0.912, 0.8049, np.nan],
             "omega": [0.93, 0.81, np.nan],
+            "note": ["", "", "fewer than 3 complete cases"],
         }
     )
-    table = reliability_apa_table(frame)
-    assert [to_text(s.label) for s in table.sections] == ["WAI", "IESR"]
+    table = reliability_apa_table(frame, episodes=22)
+    # Sections and scores named as the instrument definitions name them, never by code.
+    assert [to_text(s.label) for s in table.sections] == [
+        "Working Alliance Inventory (client form)",
+        "Impact of Event Scale \u2013 Revised",
+    ]
     assert table.sections[0].rows == (
-        ("wai", "Session 4", "21", "36", ".91", ".93"),
-        ("wai_bond", "Pre-session 3", "20", "12", ".80", ".81"),
+        ("WAI total", "Session 4", "21", "36", ".91", ".93"),
+        ("WAI Bond", "Before session 3 (first MDMA session)", "20", "12", ".80", ".81"),
     )
-    assert table.sections[1].rows == (("iesr", "Baseline", "3", "22", "\u2014", "\u2014"),)
+    assert table.sections[1].rows == (("IES-R total", "Baseline", "3", "22", "\u2014", "\u2014"),)
+    note = to_text(table.note)
+    assert "22 MDMA treatment episodes analysed" in note
+    assert "fewer than 3 complete cases" in note
     assert reliability_apa_table(None) is None
     assert reliability_apa_table(frame.iloc[0:0]) is None
 
@@ -156,7 +164,7 @@ def test_descriptives_table_hand_checked(tables):
     ]
     assert descriptives.sections[0].rows[0] == ("Baseline", "22", "68.77", "17.87", "19\u201399")
     assert [r[0] for r in descriptives.sections[2].rows] == [
-        "Pre-session 3",
+        "Before session 3 (first MDMA session)",
         "Session 4",
         "Session 9",
     ]

@@ -12,6 +12,7 @@ from alliance.report.canvas import ReportFigure, render_png
 from alliance.report.flow import (
     EM_PER_CHAR,
     FONT,
+    NBSP,
     PAD,
     describe_flow,
     flow_counts,
@@ -47,9 +48,12 @@ def test_counts_hand_checked(counts):
     }
     assert counts.no_episode == {"no MDMA exposure (placebo arm without an open-label phase)": 1}
     caps_s4 = next(m for m in counts.models if m.label == "caps~wai@s4")
-    # C-M02 lacks WAI at session 4, C-M03 lacks CAPS at post.
+    # C-M02 lacks WAI at session 4, C-M03 lacks CAPS at post: reasons in the plan's words.
     assert caps_s4.analysed == 14
-    assert caps_s4.excluded == {"missing caps at post": 1, "missing wai at s4": 1}
+    assert caps_s4.excluded == {
+        "CAPS total missing at post-treatment": 1,
+        "WAI total missing at session 4": 1,
+    }
 
 
 def test_counts_add_up_and_match_the_ledger(analysis, counts):
@@ -87,7 +91,7 @@ def test_svg_is_well_formed_accessible_and_shows_the_counts(analysis, counts):
     assert root.get("role") == "img"
     assert root.find(f"{SVG}title").text == "Participant flow"
     assert root.find(f"{SVG}desc").text == describe_flow(counts)
-    text = " ".join(t.text or "" for t in root.iter(f"{SVG}text"))
+    text = " ".join(t.text or "" for t in root.iter(f"{SVG}text")).replace(NBSP, " ")
     for needle in (
         "Participants in the data (n = 17)",
         "Randomised to MDMA (n = 10)",
@@ -140,3 +144,36 @@ def test_long_reasons_wrap(analysis):
     assert len(excluded.lines) > 4
     chars = int((excluded.w - 2 * PAD) / (FONT * EM_PER_CHAR))
     assert all(len(text) <= chars for text, _ in excluded.lines)
+
+
+def _svg_lines(counts) -> list[str]:
+    root = ET.fromstring(flow_svg(counts))
+    return [t.text or "" for t in root.iter(f"{SVG}text")]
+
+
+def test_counts_never_break_across_lines(counts):
+    """ "(n = 6)" stays on one line: no line ends in "(n" or starts with "=" (as "(n\\n= 8)" did)."""
+    lines = _svg_lines(counts)
+    for line in lines:
+        text = line.strip()
+        assert not text.endswith("(n") and not text.endswith("n ="), line
+        assert not text.startswith("="), line
+    joined = " ".join(lines)
+    assert f"(n{NBSP}={NBSP}6)" in joined  # crossed over, held together by no-break spaces
+
+
+def test_a_number_stays_with_its_word_when_a_label_wraps(analysis):
+    long = {
+        m.spec.key: "A deliberately long model name ending at session 4" for m in analysis.models
+    }
+    layout = flow_layout(flow_counts(analysis.ledger, long))
+    for box in layout.boxes:
+        for text, _ in box.lines:
+            assert text.strip() not in ("4", "4)"), box.lines
+            assert not text.rstrip().endswith("session"), box.lines
+
+
+def test_boxes_name_scores_and_timepoints_in_words(counts):
+    text = " ".join(_svg_lines(counts)).replace(NBSP, " ")
+    assert "WAI total missing at session 4" in text
+    assert "missing wai" not in text and " s4" not in text
