@@ -142,3 +142,34 @@ def test_a_clean_input_has_no_warnings(trial_csv, tmp_path):
     document = analyze(trial_csv, tmp_path, "--bootstrap", "0", "--permutations", "0")
     assert document["warnings"] == []
     assert '<section id="warnings">' not in (tmp_path / "report.html").read_text()
+
+
+def test_console_names_match_results_json_and_the_report_path_is_printed(trial_csv, tmp_path):
+    out = tmp_path / "console"
+    result = runner.invoke(app, ["analyze", str(trial_csv), "--out", str(out), *FAST])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "results.json").read_text())
+    lines = result.output.splitlines()
+    for model in doc["models"]:
+        line = next(x for x in lines if x.strip().startswith(model["key"] + ":"))
+        assert f"b (unstd.)={model['terms'][2]['estimate']:.3f}" in line
+        assert f"p_adj (holm)={model['p_adjusted']:.4f}" in line
+    assert "p_adj=" not in result.output and "Holm p=" not in result.output
+    assert f"results: {(out / 'results.json').resolve()}" in result.output
+    assert f"report: {(out / 'report.html').resolve()}" in result.output
+
+
+def test_model_line_without_correction(tmp_path):
+    from alliance.models.plan import load_plan
+    from alliance.pipeline import analyze as run_analysis
+    from alliance.pipeline import load_data
+    from alliance.report.console import model_line
+    from tests.conftest import small_trial
+
+    path = tmp_path / "t.csv"
+    small_trial().to_csv(path, index=False)
+    plan = load_plan().with_overrides(adjust="none", bootstrap=0, permutations=0)
+    model = run_analysis(load_data(path), plan).models[0]
+    line = model_line(model, "none")
+    assert line.startswith("  caps~wai@pre_s3: n=7, b (unstd.)=")
+    assert "p_adj" not in line and line.endswith("(no multiplicity correction)")

@@ -75,3 +75,61 @@ def test_report_has_the_influence_table_and_figures_in_the_supplement(analysis):
     marker = '<section id="supplement-influence_of_single_participants">'
     section = report.html.split(marker, 1)[1].split("</section>", 1)[0]
     assert section.count("<figure") == len(analysis.models)
+
+
+# --------------------------------------------------------------------------- the log p axis
+
+
+def _with_p_without(model, values):
+    import dataclasses
+
+    rows = [
+        {**row, "p_without": float(p)}
+        for row, p in zip(model.extras["influence"], values, strict=False)
+    ]
+    return dataclasses.replace(model, extras={**model.extras, "influence": rows})
+
+
+def _p_axis_labels(model, alpha=0.05):
+    """The right panel's drawn y tick labels (text, bounding box) inside the axis range."""
+    figure = influence_figure(model, alpha).figure
+    renderer = figure.canvas.get_renderer()
+    figure.draw(renderer)
+    right = figure.axes[1]
+    low, high = right.get_ylim()
+    shown = []
+    for tick in [*right.yaxis.get_major_ticks(), *right.yaxis.get_minor_ticks()]:
+        label = tick.label1
+        if label.get_visible() and label.get_text() and low <= tick.get_loc() <= high:
+            shown.append((label.get_text(), label.get_window_extent(renderer)))
+    return shown
+
+
+@pytest.mark.parametrize(
+    ("low", "high"),
+    [(0.02, 0.3), (0.04, 0.06), (0.5, 0.99), (1e-6, 0.9), (0.0301, 0.0309), (1e-40, 1e-30)],
+)
+def test_p_axis_labels_never_overlap_and_cover_the_range(analysis, low, high):
+    model = analysis.models[0]
+    values = np.geomspace(low, high, model.fit.n)
+    shown = _p_axis_labels(_with_p_without(model, values))
+    assert len(shown) >= 2, shown
+    for i, (_, a) in enumerate(shown):
+        for _, b in shown[i + 1 :]:
+            assert not a.overlaps(b), [t for t, _ in shown]
+    texts = [t for t, _ in shown]
+    assert all("e" not in t for t in texts), texts  # plain decimals or powers of ten
+
+
+def test_p_axis_ticks_are_plain_and_explicit():
+    from alliance.report.influence import p_axis_ticks, p_tick_label
+
+    ticks, (low, high) = p_axis_ticks(np.array([0.013, 0.2]))
+    assert [p_tick_label(t) for t in ticks] == ["0.01", "0.02", "0.05", "0.1", "0.2"]
+    assert low < 0.013 and high > 0.2
+    ticks, _ = p_axis_ticks(np.array([1e-8, 0.9]))
+    assert 2 <= len(ticks) <= 7 and ticks[-1] == 1.0
+    assert p_tick_label(1e-8) == "10\u207b\u2078"
+    assert p_tick_label(2e-5) == "2\u00d710\u207b\u2075"
+    ticks, (low, high) = p_axis_ticks(np.array([0.0301, 0.0309]))
+    assert len(ticks) == 2 and low <= ticks[0] and ticks[-1] <= high

@@ -65,9 +65,39 @@ def synthetic_report(tmp_path_factory):
 
 def test_sections_in_order(report):
     ids = re.findall(r'<section id="([^"]+)">', report.html)
-    assert ids == [
-        "summary", "flow", "descriptives", "models", "figures", "details", "influence", "provenance"
+    top = [i for i in ids if not i.startswith("supplement-")]
+    assert top == [
+        "summary", "flow", "descriptives", "models", "figures", "details", "supplement",
+        "provenance",
     ]  # fmt: skip
+
+
+def _section_html(html: str, key: str) -> str:
+    start = html.index(f'<section id="{key}">')
+    end = html.index('<section id="provenance">') if key == "supplement" else None
+    body = html[start:end]
+    return body if end else body.split("</section>", 1)[0]
+
+
+def test_main_text_keeps_trajectories_and_forest_supplement_has_the_diagnostics(report, analysis):
+    main = _section_html(report.html, "figures")
+    assert main.count("<figure") == len(analysis.plan.predictors) + 1
+    assert 'id="figure-fig2-trajectories_wai"' in main and "forest" in main
+    assert "added_variable" not in main and "residuals" not in main and "influence" not in main
+    supplement = _section_html(report.html, "supplement")
+    n = len(analysis.models)
+    assert supplement.count("<figure") == 3 * n
+    for key, title in (
+        ("added_variable_plots", "Added-variable plots"),
+        ("residual_diagnostics", "Residual diagnostics"),
+        ("influence_of_single_participants", "Influence of single participants"),
+    ):
+        part = supplement.split(f'<section id="supplement-{key}"><h3>{title}</h3>', 1)[1]
+        assert part.split("</section>", 1)[0].count("<figure") == n, key
+    # Supplementary figures are numbered S1, S2, ... in the order they appear.
+    numbers = re.findall(r'figure-number">Figure (S?\d+)\.', supplement)
+    assert numbers == [f"S{i}" for i in range(1, 3 * n + 1)]
+    assert '<a href="#supplement">Supplement: diagnostic figures</a>' in report.html
 
 
 def test_every_figure_has_svg_title_desc_and_caption(report, analysis):
@@ -247,7 +277,7 @@ def test_item_level_input_reports_reliability_and_instrument_ranges(trial_csv):
     assert ranges["iesr_intrusion_mean"] == (0.0, 4.0)
     assert "caps_e" not in ranges  # CAPS-5 is not in these data
     html = build_report(item_analysis).html
-    assert "Internal Consistency of Each Scale" in html
+    assert "Internal Consistency of the Analysed Scores" in html
     assert "<i>α</i>" in html and "<i>ω</i>" in html
     assert "<!-- WAI total (36–252) -->" in html
 
