@@ -318,3 +318,23 @@ def test_bca_caveat_states_the_simulation_n_beside_this_analysis(analysis):
     assert "the models here have n = 8\u201312" in apa.to_text(robustness_table(varied).note)
     without = [dataclasses.replace(m, extras={**m.extras, "term": {"hc3_p": 0.2}}) for m in models]
     assert "simulated" not in apa.to_text(robustness_table(without).note)
+
+
+def test_methods_say_how_many_baselines_were_borrowed(analysis):
+    plain_text = apa.to_text(apa_text.methods_paragraph(analysis.plan, analysis.models, 0, "x"))
+    assert "end of the placebo phase served" not in plain_text
+    text = apa.to_text(apa_text.methods_paragraph(analysis.plan, analysis.models, 0, "x", 2))
+    assert (
+        "with that phase's own baseline. For two crossover participants without an open-label "
+        "baseline assessment, the end of the placebo phase served as the baseline." in text
+    )
+
+
+def test_report_counts_borrowed_baselines_from_the_data():
+    from alliance.report.html import build_report
+
+    crossover = make_analysis("crossover_missing")
+    borrowed = int((crossover.episodes.frame["baseline_borrowed"] != "").sum())
+    assert borrowed >= 1  # the fixture has a crossover without its own open-label baseline
+    html = build_report(crossover).html
+    assert f"For {apa.count_word(borrowed)} crossover participant" in html

@@ -110,7 +110,7 @@ def test_every_figure_has_svg_title_desc_and_caption(report, analysis):
         assert 'role="img"' in svg.group(0)
         assert re.search(r"<title[^>]*>[^<]+</title>", block)
         assert re.search(r"<desc[^>]*>[^<]{40,}</desc>", block)
-        assert re.search(r"<figcaption>.*Figure \d+\..*</figcaption>", block, flags=re.DOTALL)
+        assert re.search(r"<figcaption>.*Figure S?\d+\..*</figcaption>", block, flags=re.DOTALL)
 
 
 def test_no_participant_identifier_anywhere(report, analysis):

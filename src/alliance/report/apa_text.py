@@ -89,12 +89,28 @@ def robust_methods(keys: Iterable[str], plan: AnalysisPlan, categorical: bool = 
     return parts
 
 
-def methods_paragraph(
-    plan: AnalysisPlan, models: Sequence[ModelResult], seed: int, software: str
-) -> Runs:
-    """The analysis as a methods section describes it, written from the plan.
+def borrowed_baseline_sentence(borrowed: int) -> str:
+    """Says how many open-label baselines were the end of the placebo phase (the data decide)."""
+    if borrowed <= 0:
+        return ""
+    who = "participant" if borrowed == 1 else "participants"
+    return (
+        f" For {count_word(borrowed)} crossover {who} without an open-label baseline "
+        "assessment, the end of the placebo phase served as the baseline."
+    )
 
-    ``software`` names the program and versions, e.g. ``"alliance 0.1.0 (Python 3.11)"``.
+
+def methods_paragraph(
+    plan: AnalysisPlan,
+    models: Sequence[ModelResult],
+    seed: int,
+    software: str,
+    borrowed_baselines: int = 0,
+) -> Runs:
+    """The analysis as a methods section describes it, written from the plan and the data.
+
+    ``software`` names the program and versions, e.g. ``"alliance 0.1.0 (Python 3.11)"``;
+    ``borrowed_baselines`` counts the episodes whose baseline was the end of the placebo phase.
     """
     specs = plan.model_specs()
     outcomes = _distinct(o.label or o.score for o in plan.outcomes)
@@ -117,7 +133,13 @@ def methods_paragraph(
     categorical = any("[" in name for m in models for name in m.data.names)  # dummy columns
     robust = robust_methods(keys, plan, categorical)
     runs = [
-        plain(EPISODE_RULES[plan.episode_rule] + " " + model_sentence + " We report "),
+        plain(
+            EPISODE_RULES[plan.episode_rule]
+            + borrowed_baseline_sentence(borrowed_baselines)
+            + " "
+            + model_sentence
+            + " We report "
+        ),
         plain("unstandardised ("),
         italic("b"),
         plain(") and standardised ("),

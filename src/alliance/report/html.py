@@ -323,7 +323,8 @@ def build_report(
     figures = report_figures(analysis, show_ids, score_ranges(analysis))
     svgs = tuple(render_svg(f) for f in figures)
     software = f"alliance {__version__} (Python {platform.python_version()})"
-    methods = apa_text.methods_paragraph(plan, analysis.models, analysis.seed, software)
+    borrowed = int((analysis.episodes.frame["baseline_borrowed"].fillna("") != "").sum())
+    methods = apa_text.methods_paragraph(plan, analysis.models, analysis.seed, software, borrowed)
     results = apa_text.results_paragraph(
         plan, analysis.models, ledger.participants_in, ledger.episodes
     )
