@@ -7,6 +7,7 @@ wrong, how to fix; no traceback unless ``--debug``); 2 on usage errors (typer's 
 from __future__ import annotations
 
 import math
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -19,6 +20,13 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from alliance import __version__
 from alliance.errors import AllianceError
+
+# The pipeline's linear algebra is many small or memory-bound products, where a multi-threaded
+# BLAS gains nothing; on a busy machine its spinning threads made single calls a hundred times
+# slower. One thread unless the user chose otherwise; read when numpy first loads, which
+# nothing above imports.
+for _threads in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_threads, "1")
 
 app = typer.Typer(
     name="alliance",
