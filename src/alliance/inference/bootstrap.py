@@ -38,7 +38,7 @@ from alliance.inference.streams import Seed, seeded_chunks
 STREAM = 2  # tag separating bootstrap draws from permutation draws of the same seed
 RANK_TOLERANCE = 1e-12  # Hadamard ratio of the standardised X'X below which a resample is
 # rank-deficient (lm's pivoting tolerance of 1e-7 is on the scale of the square root of this)
-MAX_REGRESSION_N = 2000  # above this many cases, acceleration uses the jackknife (memory)
+MAX_REGRESSION_N = 200  # above this many cases, acceleration uses the jackknife (cost)
 
 
 def bootstrap_indices(n: int, count: int, seed: Seed) -> Iterator[np.ndarray]:
@@ -129,7 +129,7 @@ class InfluenceRegression:
         block[:, 0] = 1.0
         block[:, 1:-1] = frequencies[finite][:, 1:] / float(self.n)
         block[:, -1] = values[finite]
-        self._r = np.linalg.qr(np.vstack([self._r, block]), mode="r")
+        self._r = np.asarray(np.linalg.qr(np.vstack([self._r, block]), mode="r"))
         self.rows += count
 
     def influence(self) -> np.ndarray:

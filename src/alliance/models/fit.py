@@ -255,10 +255,10 @@ def with_influence(results: list[ModelResult], plan: AnalysisPlan) -> list[Model
     p_without = [leave_one_out_p(r.data.y, r.data.X, r.data.term) for r in results]
     p_full = [float(r.fit.p[r.data.term]) for r in results]
     participants = pd.Index(sorted({pid for r in results for pid in r.data.participant_ids}))
-    rows_of = [participants.get_indexer(r.data.participant_ids) for r in results]
+    rows_of = [participants.get_indexer(pd.Index(r.data.participant_ids)) for r in results]
     matrix = np.tile(np.asarray(p_full, dtype="float64"), (len(participants), 1))
-    for k, rows in enumerate(rows_of):
-        matrix[rows, k] = p_without[k]
+    for k, at in enumerate(rows_of):
+        matrix[at, k] = p_without[k]
     flips = flip_matrix(p_full, matrix, labels, plan.multiplicity.method, plan.alpha)
     out = []
     for k, r in enumerate(results):
@@ -272,7 +272,7 @@ def with_influence(results: list[ModelResult], plan: AnalysisPlan) -> list[Model
             flips[rows_of[k], k].tolist(),
             strict=True,
         )
-        rows = [
+        influence = [
             {
                 "participant_id": pid,
                 "dfbeta": change,
@@ -282,7 +282,7 @@ def with_influence(results: list[ModelResult], plan: AnalysisPlan) -> list[Model
             }
             for pid, change, cook, p, flip in columns
         ]
-        out.append(replace(r, extras={**r.extras, "influence": rows}))
+        out.append(replace(r, extras={**r.extras, "influence": influence}))
     return out
 
 
