@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -60,6 +62,42 @@ def test_results_json_follows_the_contract(trial_csv, tmp_path):
         assert model["adjust_method"] == "holm"
     for name in ("ledger.csv", "tables/model_terms.csv", "tables/alliance_effects.csv"):
         assert (tmp_path / "out" / name).exists(), name
+    # Figures are SVG unless PNGs are asked for (--png).
+    figures = tmp_path / "out" / "figures"
+    assert len(list(figures.glob("*.svg"))) == 3 + 3 * len(doc["models"])
+    assert not list(figures.glob("*.png"))
+
+
+def test_no_figures_skips_matplotlib_and_keeps_everything_else(trial_csv, tmp_path):
+    out = tmp_path / "out"
+    script = (
+        "import sys\n"
+        "from alliance.cli import app\n"
+        f"args = ['analyze', {str(trial_csv)!r}, '--out', {str(out)!r}, '--no-figures',\n"
+        "        '--bootstrap', '0', '--permutations', '0']\n"
+        "try:\n"
+        "    app(args)\n"
+        "except SystemExit as exit:\n"
+        "    assert not exit.code, exit.code\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"  # matplotlib never loaded
+    assert [p.name for p in (out / "figures").iterdir()] == ["participant_flow.svg"]
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "--no-figures" in html and 'id="table-influence"' in html
+    assert (out / "results.json").exists() and (out / "tables.docx").exists()
+
+
+def test_png_and_no_figures_together_are_a_usage_error(trial_csv, tmp_path):
+    result = runner.invoke(
+        app, ["analyze", str(trial_csv), "--out", str(tmp_path), "--png", "--no-figures"]
+    )
+    assert result.exit_code == 2
+    assert "choose one" in result.output
 
 
 def test_same_input_plan_and_seed_give_identical_models(trial_csv, tmp_path):

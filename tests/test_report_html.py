@@ -240,7 +240,7 @@ def test_robustness_table_renders_whatever_keys_are_present(analysis):
 
 
 def test_write_report_writes_every_file(tmp_path, analysis):
-    html_path = write_report(analysis, tmp_path, show_ids=False)
+    html_path = write_report(analysis, tmp_path, show_ids=False, png=True)
     assert html_path == tmp_path / "report.html"
     html = html_path.read_text(encoding="utf-8")
     assert html.startswith("<!DOCTYPE html>")

@@ -29,7 +29,9 @@ class DemoResult:
     summary: list[str]
 
 
-def run_demo(out: Path, progress: Callable[[str], None] = lambda _: None) -> DemoResult:
+def run_demo(
+    out: Path, progress: Callable[[str], None] = lambda _: None, png: bool = False
+) -> DemoResult:
     out = Path(out)
     data_path = out / "data" / DEMO_FILE
     bundled = resources.files("alliance.data").joinpath(DEMO_FILE).read_bytes()
@@ -41,7 +43,7 @@ def run_demo(out: Path, progress: Callable[[str], None] = lambda _: None) -> Dem
     progress("analysing")
     analysis = analyze(loaded, load_plan(), seed=0, progress=progress)
     progress("writing report")
-    write_outputs(analysis, out)
+    write_outputs(analysis, out, png=png)
     report = out / "report.html"
     ledger = analysis.ledger
     summary = [

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from alliance.instruments.registry import Instrument
@@ -43,21 +44,29 @@ def _score_columns(scores: pd.DataFrame) -> list[str]:
     return [c for c in scores.columns if "__" in c]
 
 
-def _choose_phase(phases: set[str], arm: str, rule: str) -> tuple[str | None, str | None]:
-    """The phase holding the participant's episode under ``rule``, or the exclusion reason."""
-    if arm == "mdma":
-        if rule == "last_mdma" and OPEN_LABEL in phases:
-            return OPEN_LABEL, None
-        if RANDOMIZED in phases:
-            return RANDOMIZED, None
-        if OPEN_LABEL in phases and rule != "randomized_only":
-            return OPEN_LABEL, None
-        return None, EXCLUDED_NO_RANDOMIZED
-    if rule == "randomized_only":
-        return None, EXCLUDED_PLACEBO_RULE
-    if OPEN_LABEL in phases:
-        return OPEN_LABEL, None
-    return None, EXCLUDED_NO_MDMA
+def _choose_phases(
+    arm: np.ndarray, has_randomized: np.ndarray, has_open_label: np.ndarray, rule: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """The phase holding each participant's episode under ``rule``, or the exclusion reason.
+
+    One entry per participant; the phase is "" where the participant has no episode.
+    """
+    mdma = arm == "mdma"
+    conditions = [
+        mdma & has_open_label & (rule == "last_mdma"),
+        mdma & has_randomized,
+        mdma & has_open_label & (rule != "randomized_only"),
+        mdma,
+        np.full(len(arm), rule == "randomized_only"),
+        has_open_label,
+    ]
+    phase = np.select(conditions, [OPEN_LABEL, RANDOMIZED, OPEN_LABEL, "", "", OPEN_LABEL], "")
+    reason = np.select(
+        conditions,
+        ["", "", "", EXCLUDED_NO_RANDOMIZED, EXCLUDED_PLACEBO_RULE, ""],
+        EXCLUDED_NO_MDMA,
+    )
+    return phase, reason
 
 
 def build_episodes(scores: pd.DataFrame, rule: str = "first_mdma") -> EpisodeSet:
@@ -72,49 +81,62 @@ def build_episodes(scores: pd.DataFrame, rule: str = "first_mdma") -> EpisodeSet
         ``first_mdma`` (default: the first MDMA exposure), ``randomized_only`` (randomised MDMA
         arm only, no crossover episodes) or ``last_mdma`` (the open-label phase when a
         participant has one).
+
+    Every step works on whole columns (no loop over participants), so the cost grows linearly
+    with the number of participants. A participant's arm is the one on their first row, and
+    their episode is the first row of the chosen phase.
     """
     score_columns = _score_columns(scores)
-    rows = []
-    excluded = []
-    by_participant = scores.groupby("participant_id", sort=True)
-    for participant_id, group in by_participant:
-        arm = str(group["arm"].iloc[0])
-        phases = set(group["phase"])
-        phase, reason = _choose_phase(phases, arm, rule)
-        if phase is None:
-            excluded.append({"participant_id": participant_id, "arm": arm, "reason": reason})
+    first_rows = scores.drop_duplicates(["participant_id", "phase"], keep="first")
+    people = scores.drop_duplicates("participant_id", keep="first").sort_values(
+        "participant_id", kind="stable"
+    )
+    ids = people["participant_id"]
+    arm = people["arm"].astype(str).to_numpy()
+    has = {
+        phase: ids.isin(first_rows.loc[first_rows["phase"] == phase, "participant_id"]).to_numpy()
+        for phase in (RANDOMIZED, OPEN_LABEL)
+    }
+    phase, reason = _choose_phases(arm, has[RANDOMIZED], has[OPEN_LABEL], rule)
+    chosen = phase != ""
+    excluded = pd.DataFrame(
+        list(zip(ids.to_numpy()[~chosen], arm[~chosen], reason[~chosen], strict=True)),
+        columns=["participant_id", "arm", "reason"],
+    )
+    keys = pd.DataFrame(
+        {
+            "participant_id": pd.Series(ids.to_numpy()[chosen], dtype=ids.dtype),
+            "phase": pd.Series(phase[chosen], dtype=scores["phase"].dtype),
+        }
+    )
+    frame = keys.merge(first_rows, on=["participant_id", "phase"], how="left", sort=False)
+    frame = frame[list(scores.columns)]
+    for column in score_columns:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    # The open-label baseline is the end of the placebo phase when the open-label phase has none.
+    randomized = (
+        first_rows.loc[first_rows["phase"] == RANDOMIZED]
+        .set_index("participant_id")
+        .reindex(frame["participant_id"])
+    )
+    crossover = (frame["phase"] == OPEN_LABEL).to_numpy() & has[RANDOMIZED][chosen]
+    borrowed = np.full(len(frame), "", dtype=object)
+    for column in score_columns:
+        score, timepoint = column.split("__", 1)
+        fallback = f"{score}__{POST}"
+        if timepoint != BASELINE or fallback not in randomized.columns:
             continue
-        row = group.loc[group["phase"] == phase].iloc[0].copy()
-        borrowed = []
-        if phase == OPEN_LABEL and RANDOMIZED in phases:
-            randomized = group.loc[group["phase"] == RANDOMIZED].iloc[0]
-            for column in score_columns:
-                score, timepoint = column.split("__", 1)
-                fallback = f"{score}__{POST}"
-                if (
-                    timepoint == BASELINE
-                    and pd.isna(row[column])
-                    and fallback in randomized.index
-                    and pd.notna(randomized[fallback])
-                ):
-                    row[column] = randomized[fallback]
-                    borrowed.append(score)
-        row["episode_phase"] = phase
-        row["baseline_borrowed"] = ",".join(borrowed)
-        rows.append(row)
-    frame = pd.DataFrame(rows).reset_index(drop=True)
-    if frame.empty:
-        frame = pd.DataFrame(
-            columns=["participant_id", "arm", "episode_phase", "baseline_borrowed"]
-        )
+        earlier = pd.to_numeric(randomized[fallback], errors="coerce").to_numpy(dtype="float64")
+        fill = crossover & frame[column].isna().to_numpy() & ~np.isnan(earlier)
+        if fill.any():
+            frame.loc[fill, column] = earlier[fill]
+            borrowed[fill] = [f"{b},{score}" if b else score for b in borrowed[fill]]
+    frame["episode_phase"] = frame["phase"]
+    frame["baseline_borrowed"] = pd.Series(borrowed, index=frame.index, dtype="str")
     leading = ["participant_id", "arm", "episode_phase", "baseline_borrowed"]
     rest = [c for c in frame.columns if c not in leading and c != "phase"]
-    frame = frame[leading + rest]
-    for column in score_columns:
-        if column in frame:
-            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
-    excluded_frame = pd.DataFrame(excluded, columns=["participant_id", "arm", "reason"])
-    return EpisodeSet(frame=frame, excluded=excluded_frame)
+    frame = frame[leading + rest].reset_index(drop=True)
+    return EpisodeSet(frame=frame, excluded=excluded)
 
 
 def episode_items(

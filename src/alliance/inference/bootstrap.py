@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 from scipy import stats
 
 from alliance.inference.streams import Seed, seeded_chunks
@@ -37,14 +38,15 @@ from alliance.inference.streams import Seed, seeded_chunks
 STREAM = 2  # tag separating bootstrap draws from permutation draws of the same seed
 RANK_TOLERANCE = 1e-12  # Hadamard ratio of the standardised X'X below which a resample is
 # rank-deficient (lm's pivoting tolerance of 1e-7 is on the scale of the square root of this)
-MAX_REGRESSION_N = 2000  # above this many cases, acceleration uses the jackknife (memory)
+MAX_REGRESSION_N = 200  # above this many cases, acceleration uses the jackknife (cost)
 
 
 def bootstrap_indices(n: int, count: int, seed: Seed) -> Iterator[np.ndarray]:
     """``count`` resamples of ``range(n)`` with replacement, as (chunk × n) arrays."""
     key = (seed,) if isinstance(seed, int) else tuple(seed)
     for size, rng in seeded_chunks(count, (*key, STREAM)):
-        yield rng.integers(0, n, size=(size, n))
+        # 32-bit draws: the same values as 64-bit ones below 2³¹ cases, half the memory.
+        yield rng.integers(0, n, size=(size, n), dtype=np.int32 if n < 2**31 else np.int64)
 
 
 def _standardised(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -57,8 +59,9 @@ def _standardised(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def resample_counts(idx: np.ndarray, n: int) -> np.ndarray:
     """How often each case appears in each resample: (B × n) frequencies."""
-    offsets = (np.arange(len(idx))[:, None] * n + idx).ravel()
-    return np.bincount(offsets, minlength=len(idx) * n).reshape(len(idx), n).astype("float64")
+    offsets = np.arange(0, len(idx) * n, n, dtype=np.int64)[:, None] + idx
+    counts = np.bincount(offsets.ravel(), minlength=len(idx) * n).reshape(len(idx), n)
+    return counts.astype("float64")
 
 
 def coefficients_from_counts(
@@ -104,18 +107,50 @@ class Replicates:
     influence: np.ndarray  # (n,) empirical influence values
 
 
+class InfluenceRegression:
+    """Least squares of the replicates on the resampling frequencies, fed chunk by chunk.
+
+    The design of ``boot::empinf.reg`` (an intercept and the frequencies / n of cases 2..n,
+    case 1 dropped as the frequencies sum to n) is reduced to its triangular QR factor one
+    chunk at a time: the (replicates × n) frequency matrix is never kept, and the solution is
+    the one a single least-squares fit of every replicate gives, without squaring the
+    condition number as the normal equations would.
+    """
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.rows = 0
+        self._r = np.zeros((0, n + 1))  # R of [1, f₂/n … fₙ/n, t]
+
+    def add(self, values: np.ndarray, frequencies: np.ndarray) -> None:
+        finite = np.isfinite(values)
+        count = int(finite.sum())
+        if count == 0:
+            return
+        block = np.empty((count, self.n + 1))
+        block[:, 0] = 1.0
+        block[:, 1:-1] = frequencies[finite][:, 1:] / float(self.n)
+        block[:, -1] = values[finite]
+        self._r = np.asarray(np.linalg.qr(np.vstack([self._r, block]), mode="r"))
+        self.rows += count
+
+    def influence(self) -> np.ndarray:
+        """Influence values: case 1's is 0, the others the slopes; all centred."""
+        k = min(self.n, len(self._r))
+        beta = np.linalg.lstsq(self._r[:k, : self.n], self._r[:k, self.n], rcond=None)[0][1:]
+        influence = np.concatenate([[0.0], beta])
+        return influence - influence.mean()
+
+
 def regression_influence(values: np.ndarray, frequencies: np.ndarray) -> np.ndarray:
     """Empirical influence by regression on resampling frequencies, as ``boot::empinf.reg``.
 
     The finite replicates are regressed on the frequencies / n of cases 2..n (case 1 dropped,
     as the frequencies sum to n); case 1's value is 0 and all are centred.
     """
-    finite = np.isfinite(values)
-    n = frequencies.shape[1]
-    design = np.column_stack([np.ones(int(finite.sum())), frequencies[finite][:, 1:] / float(n)])
-    beta = np.linalg.lstsq(design, values[finite], rcond=None)[0][1:]
-    influence = np.concatenate([[0.0], beta])
-    return influence - influence.mean()
+    regression = InfluenceRegression(frequencies.shape[1])
+    regression.add(np.asarray(values, dtype="float64"), np.asarray(frequencies))
+    return regression.influence()
 
 
 def jackknife_influence(y: np.ndarray, X: np.ndarray, term: int) -> np.ndarray:
@@ -124,10 +159,10 @@ def jackknife_influence(y: np.ndarray, X: np.ndarray, term: int) -> np.ndarray:
     Leave-one-out coefficients in closed form: b₋ᵢ = b − (X'X)⁻¹xᵢeᵢ/(1 − hᵢ).
     """
     q, r = np.linalg.qr(X, mode="reduced")
-    b = np.linalg.solve(r, q.T @ y)
+    b = scipy.linalg.solve_triangular(r, q.T @ y)
     residuals = y - X @ b
     leverage = np.sum(q**2, axis=1)
-    row = np.linalg.solve(r, q.T)[term]
+    row = scipy.linalg.solve_triangular(r, q.T)[term]
     dropped = b[term] - row * residuals / (1.0 - leverage)
     return (len(y) - 1) * (dropped.mean() - dropped)
 
@@ -135,21 +170,27 @@ def jackknife_influence(y: np.ndarray, X: np.ndarray, term: int) -> np.ndarray:
 def bootstrap_replicates(
     y: np.ndarray, X: np.ndarray, term: int, count: int, seed: Seed = 0
 ) -> Replicates:
-    """``count`` case-resampling replicates of coefficient ``term`` and its influence values."""
+    """``count`` case-resampling replicates of coefficient ``term`` and its influence values.
+
+    Influence values come from the regression on the frequencies (``boot.ci``'s default) up to
+    ``MAX_REGRESSION_N`` cases, and from the closed-form jackknife above, where the regression
+    would cost (replicates × n²) and its n − 1 slopes would rest on few replicates each.
+    """
     y = np.asarray(y, dtype="float64")
     X = np.asarray(X, dtype="float64")
     n = len(y)
     estimate = float(np.linalg.lstsq(X, y, rcond=None)[0][term])
-    keep_frequencies = n <= MAX_REGRESSION_N
-    values, frequencies = [], []
+    regression = InfluenceRegression(n) if n <= MAX_REGRESSION_N else None
+    values = []
     for idx in bootstrap_indices(n, count, seed):
         counts = resample_counts(idx, n)
-        values.append(coefficients_from_counts(y, X, term, counts))
-        if keep_frequencies:
-            frequencies.append(counts.astype(np.int32))
+        chunk = coefficients_from_counts(y, X, term, counts)
+        values.append(chunk)
+        if regression is not None:
+            regression.add(chunk, counts)
     t = np.concatenate(values) if values else np.empty(0)
-    if keep_frequencies and np.isfinite(t).sum() > n:
-        influence = regression_influence(t, np.concatenate(frequencies))
+    if regression is not None and regression.rows > n:
+        influence = regression.influence()
     else:
         influence = jackknife_influence(y, X, term)
     return Replicates(estimate=estimate, values=t, influence=influence)

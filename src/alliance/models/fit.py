@@ -20,7 +20,7 @@ from alliance.inference.bayes_factor import log_bf10
 from alliance.inference.bootstrap import bca_bootstrap
 from alliance.inference.diagnostics import diagnostics
 from alliance.inference.freedman_lane import freedman_lane_p
-from alliance.inference.influence import conclusion_flips, dfbeta, leave_one_out_p
+from alliance.inference.influence import dfbeta, flip_matrix, leave_one_out_p
 from alliance.inference.multiplicity import adjust_by_family
 from alliance.inference.robust_se import hc3_tests
 from alliance.instruments.labels import missing_text
@@ -253,41 +253,42 @@ def with_influence(results: list[ModelResult], plan: AnalysisPlan) -> list[Model
     """Leave-one-out DFBETA, Cook's distance, p and conclusion flips for every participant.
 
     A flip is judged with the plan's correction over the plan's families, as the paper's
-    conclusion is.
+    conclusion is: for each participant, the alliance p of every model without them (each
+    model's p unchanged where they are not in it), corrected again. Every step is closed-form
+    or vectorised across participants, so the cost grows linearly with their number.
     """
     labels = families(results, plan.multiplicity.family)
-    p_without = [
-        dict(
-            zip(
-                r.data.participant_ids,
-                leave_one_out_p(r.data.y, r.data.X, r.data.term).tolist(),
-                strict=True,
-            )
-        )
-        for r in results
-    ]
-    flips = conclusion_flips(
-        [r.fit.p[r.data.term] for r in results],
-        p_without,
-        labels,
-        plan.multiplicity.method,
-        plan.alpha,
-    )
+    p_without = [leave_one_out_p(r.data.y, r.data.X, r.data.term) for r in results]
+    p_full = [float(r.fit.p[r.data.term]) for r in results]
+    participants = pd.Index(sorted({pid for r in results for pid in r.data.participant_ids}))
+    rows_of = [participants.get_indexer(pd.Index(r.data.participant_ids)) for r in results]
+    matrix = np.tile(np.asarray(p_full, dtype="float64"), (len(participants), 1))
+    for k, at in enumerate(rows_of):
+        matrix[at, k] = p_without[k]
+    flips = flip_matrix(p_full, matrix, labels, plan.multiplicity.method, plan.alpha)
     out = []
     for k, r in enumerate(results):
         changes = dfbeta(r.data.X, r.fit.residuals, r.fit.leverage, r.data.term)
-        cooks = r.extras["diagnostics"]["cooks_distance"]
-        rows = [
+        cooks = np.asarray(r.extras["diagnostics"]["cooks_distance"], dtype="float64")
+        columns = zip(
+            r.data.participant_ids,
+            changes.tolist(),
+            cooks.tolist(),
+            p_without[k].tolist(),
+            flips[rows_of[k], k].tolist(),
+            strict=True,
+        )
+        influence = [
             {
                 "participant_id": pid,
-                "dfbeta": float(changes[i]),
-                "cooks_distance": float(cooks[i]),
-                "p_without": p_without[k][pid],
-                "changes_conclusion": flips[pid][k],
+                "dfbeta": change,
+                "cooks_distance": cook,
+                "p_without": p,
+                "changes_conclusion": flip,
             }
-            for i, pid in enumerate(r.data.participant_ids)
+            for pid, change, cook, p, flip in columns
         ]
-        out.append(replace(r, extras={**r.extras, "influence": rows}))
+        out.append(replace(r, extras={**r.extras, "influence": influence}))
     return out
 
 

@@ -16,14 +16,13 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from html import escape
-from typing import Any
-
-import matplotlib as mpl
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING, Any
 
 from alliance.models.fit import ModelResult
 from alliance.report import apa
+
+if TYPE_CHECKING:  # matplotlib loads only when a figure is drawn (not with --no-figures)
+    from matplotlib.figure import Figure
 
 # Okabe & Ito (2008), "Color Universal Design": black, orange, sky blue, bluish green,
 # yellow, blue, vermillion, reddish purple.
@@ -69,6 +68,9 @@ class ReportFigure:
 
 def new_figure(width: float, height: float) -> Figure:
     """A figure on its own Agg canvas, laid out by matplotlib's constrained layout."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
     return fig
@@ -76,6 +78,8 @@ def new_figure(width: float, height: float) -> Figure:
 
 def report_style() -> AbstractContextManager[None]:
     """The report's matplotlib settings (:data:`RC`), for drawing and saving."""
+    import matplotlib as mpl
+
     return mpl.rc_context(RC)
 
 

@@ -8,10 +8,10 @@ the numbers drawn come from :mod:`alliance.report.plot_numbers`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
 
 from alliance.models.fit import ModelResult
 from alliance.report import apa
@@ -38,6 +38,30 @@ from alliance.report.plot_numbers import (
     standardised_residuals,
 )
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+
+# Above this many participants a trajectory figure draws a seeded random sample of their lines
+# (the mean and its CI still use everyone): thousands of lines are an unreadable grey block,
+# and an SVG of them weighs megabytes.
+MAX_TRAJECTORY_LINES = 200
+# Above this many points a scatter layer is embedded as a bitmap inside the SVG (axes, text and
+# lines stay vector), so the report of a large trial stays small and quick to open.
+MAX_VECTOR_POINTS = 2000
+
+
+def rasterize(points: int) -> bool:
+    """Whether a scatter of ``points`` markers is drawn as a bitmap layer (see above)."""
+    return points > MAX_VECTOR_POINTS
+
+
+def trajectory_sample(count: int, limit: int = MAX_TRAJECTORY_LINES) -> np.ndarray:
+    """Rows whose lines are drawn: all up to ``limit``, else a seeded random ``limit``, in order."""
+    if count <= limit:
+        return np.arange(count)
+    return np.sort(np.random.default_rng(0).choice(count, size=limit, replace=False))
+
 
 def trajectory_figure(
     episodes: pd.DataFrame,
@@ -60,10 +84,19 @@ def trajectory_figure(
     means = np.array([s[0] for s in summary])
     lows = np.array([s[1] for s in summary])
     highs = np.array([s[2] for s in summary])
+    drawn = trajectory_sample(len(values))
+    sampled = len(drawn) < len(values)
+    lines = (
+        f"one grey line for each of {len(drawn)} participants drawn at random (seed 0) from "
+        f"{len(values):,}"
+        if sampled
+        else "one grey line per participant"
+    )
     with report_style():
         fig = new_figure(6.0, 4.0)
         ax = fig.add_subplot()
-        for i, row in enumerate(values):
+        for i in drawn:
+            row = values[i]
             # A line joins only consecutive observed sessions; isolated points stay visible.
             ax.plot(x, row, color=GREY, linewidth=0.8, alpha=0.7, marker="o", markersize=2.5)
             if show_ids:
@@ -84,7 +117,7 @@ def trajectory_figure(
             linewidth=0.8,
             marker="o",
             markersize=2.5,
-            label="Individual participants",
+            label="Individual participants" + (f" (random {len(drawn)})" if sampled else ""),
         )
         ax.errorbar(
             x,
@@ -116,11 +149,12 @@ def trajectory_figure(
         title=title,
         description=(
             f"Line chart of {label} for {len(values)} MDMA treatment episodes at "
-            f"{apa.series([apa.timepoint_label(t) for t in shown])}, one grey line per "
-            f"participant and the mean in blue. {apa.capitalise(means_text)}."
+            f"{apa.series([apa.timepoint_label(t) for t in shown])}, {lines} and the mean"
+            f"{' of all' if sampled else ''} in blue. {apa.capitalise(means_text)}."
         ),
         caption=(
-            f"{label} at each assessment: one grey line per participant, mean with "
+            f"{label} at each assessment: {lines}"
+            f"{'; mean of all participants' if sampled else ', mean'} with "
             f"{apa.fmt_level(level)} t-based confidence interval in blue."
         ),
         figure=fig,
@@ -160,7 +194,8 @@ def added_variable_figure(model: ModelResult, show_ids: bool = False) -> ReportF
         ax = fig.add_subplot()
         ax.axhline(0, color="#CCCCCC", linewidth=0.8, zorder=0)
         ax.axvline(0, color="#CCCCCC", linewidth=0.8, zorder=0)
-        ax.scatter(ex, ey, s=28, color=BLUE, edgecolor="white", linewidth=0.5, zorder=3)
+        ax.scatter(ex, ey, s=28, color=BLUE, edgecolor="white", linewidth=0.5, zorder=3,
+                   rasterized=rasterize(len(ex)))  # fmt: skip
         span = np.array([ex.min(), ex.max()]) if len(ex) else np.zeros(2)
         ax.plot(
             span, b * span, color=VERMILLION, linewidth=1.8, label=f"slope $b$ = {apa.fmt_num(b)}"
@@ -279,15 +314,15 @@ def residual_figure(
         fig = new_figure(7.0, 3.4)
         left, right = fig.subplots(1, 2)
         left.axhline(0, color="#555555", linewidth=0.8, linestyle="--")
-        left.scatter(fitted, residuals, s=24, color=BLUE, edgecolor="white", linewidth=0.5)
+        left.scatter(fitted, residuals, s=24, color=BLUE, edgecolor="white", linewidth=0.5,
+                     rasterized=rasterize(len(fitted)))  # fmt: skip
         left.set_xlabel("Fitted " + axis_label(outcome, spec.outcome.score, ranges or {}))
         left.set_ylabel("Residual (points)")
         left.set_title("Residuals vs fitted", fontsize=9)
         lim = float(np.nanmax(np.abs(np.concatenate([theoretical, standard])))) + 0.3
         right.plot([-lim, lim], [-lim, lim], color="#555555", linewidth=0.8, linestyle="--")
-        right.scatter(
-            theoretical, standard[order], s=24, color=BLUE, edgecolor="white", linewidth=0.5
-        )
+        right.scatter(theoretical, standard[order], s=24, color=BLUE, edgecolor="white",
+                      linewidth=0.5, rasterized=rasterize(len(standard)))  # fmt: skip
         right.set_xlabel("Theoretical normal quantile (SD units)")
         right.set_ylabel("Standardised residual (SD units)")
         right.set_title("Normal Q\u2013Q", fontsize=9)

@@ -15,12 +15,12 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
-
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
+from typing import TYPE_CHECKING
 
 from alliance.episodes.ledger import Ledger
+
+if TYPE_CHECKING:  # matplotlib loads only for the PNG (flow_figure)
+    from matplotlib.figure import Figure
 
 ARM_LABELS = {"mdma": "MDMA", "placebo": "placebo"}
 SOURCE_LABELS = {
@@ -328,6 +328,10 @@ def flow_svg(counts: FlowCounts, title: str = "Participant flow") -> str:
 
 def flow_figure(counts: FlowCounts) -> Figure:
     """The same diagram drawn by matplotlib, for the PNG in ``figures/``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
     layout = flow_layout(counts)
     # 100 px per inch at 72 pt per inch: FONT px is FONT * 0.72 pt.
     fig = Figure(figsize=(layout.width / 100, layout.height / 100))

@@ -45,6 +45,11 @@ from alliance.report.files import write_atomic, write_text
 from alliance.report.flow import describe_flow, flow_counts, flow_figure, flow_svg
 from alliance.report.influence import influence_figure
 
+NO_FIGURES = (
+    "<p>Figures were not drawn (<code>alliance analyze --no-figures</code>); run without that "
+    "option to draw them. The participant flow above and every table are complete.</p>"
+)
+
 if TYPE_CHECKING:
     from alliance.pipeline import Analysis
 
@@ -312,15 +317,23 @@ def _section(key: str, title: str, content: str) -> str:
 
 
 def build_report(
-    analysis: Analysis, show_ids: bool = False, generated: dt.datetime | None = None
+    analysis: Analysis,
+    show_ids: bool = False,
+    generated: dt.datetime | None = None,
+    draw_figures: bool = True,
 ) -> Report:
-    """The report page and the figures and tables it shows."""
+    """The report page and the figures and tables it shows.
+
+    Each figure is drawn once, to SVG: the same text goes inline into the page and into
+    ``figures/``. Without ``draw_figures`` the page says where the figures would be, and
+    matplotlib is never loaded.
+    """
     generated = generated or dt.datetime.now(dt.UTC).replace(microsecond=0)
     plan = analysis.plan
     ledger = analysis.ledger
     tables = report_tables(analysis, show_ids)
     numbers = {t.key: i for i, t in enumerate(tables, start=1)}
-    figures = report_figures(analysis, show_ids, score_ranges(analysis))
+    figures = report_figures(analysis, show_ids, score_ranges(analysis)) if draw_figures else []
     svgs = tuple(render_svg(f) for f in figures)
     software = f"alliance {__version__} (Python {platform.python_version()})"
     borrowed = int((analysis.episodes.frame["baseline_borrowed"].fillna("") != "").sum())
@@ -369,7 +382,7 @@ def build_report(
             "descriptives", "Descriptive statistics", tables_for("descriptives", "reliability")
         ),
         _section("models", "Alliance effects", tables_for("alliance_effects", "robustness")),
-        _section("figures", "Figures", "".join(main_blocks)),
+        _section("figures", "Figures", "".join(main_blocks) if draw_figures else NO_FIGURES),
         _section(
             "details", "Model details", tables_for("coefficients", "diagnostics", "influence")
         ),
@@ -460,23 +473,34 @@ def _write_bytes(path: Path, data: bytes) -> Path:
     return write_atomic(path, lambda handle: handle.write(data))
 
 
-def write_report(analysis: Analysis, out: Path, show_ids: bool = False) -> Path:
-    """Write ``report.html``, ``figures/*.svg|png`` and ``tables.docx`` into ``out``.
+def write_report(
+    analysis: Analysis,
+    out: Path,
+    show_ids: bool = False,
+    png: bool = False,
+    draw_figures: bool = True,
+) -> Path:
+    """Write ``report.html``, ``figures/*.svg`` (and ``*.png`` with ``png``) and
+    ``tables.docx`` into ``out``.
 
-    Returns the path of ``report.html``. Every file is written atomically.
+    SVG is always written (the participant flow even without ``draw_figures``); the 300-dpi
+    PNGs, for journals that want bitmaps, only on request: they cost more than the rest of
+    the report together. Returns the path of ``report.html``. Every file is written atomically.
     """
     out = Path(out)
-    report = build_report(analysis, show_ids)
+    report = build_report(analysis, show_ids, draw_figures=draw_figures)
     figures_dir = out / "figures"
     for figure, svg in zip(report.figures, report.svgs, strict=True):
         write_text(figures_dir / f"{figure.name}.svg", svg)
-        _write_bytes(figures_dir / f"{figure.name}.png", render_png(figure))
+        if png:
+            _write_bytes(figures_dir / f"{figure.name}.png", render_png(figure))
     counts = flow_counts(analysis.ledger, _model_names(analysis))
     write_text(figures_dir / "participant_flow.svg", flow_svg(counts))
-    flow = ReportFigure(
-        "participant_flow", "Participant flow", describe_flow(counts), "", flow_figure(counts)
-    )
-    _write_bytes(figures_dir / "participant_flow.png", render_png(flow))
+    if png and draw_figures:
+        flow = ReportFigure(
+            "participant_flow", "Participant flow", describe_flow(counts), "", flow_figure(counts)
+        )
+        _write_bytes(figures_dir / "participant_flow.png", render_png(flow))
     heading = f"Tables for: {analysis.plan.name} (input {analysis.loaded.path.name})"
     document = docx_bytes(report.tables, heading, analysis.loaded.synthetic)
     _write_bytes(out / "tables.docx", document)

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter
 
 from alliance.models.fit import ModelResult
 from alliance.report import apa
@@ -30,6 +29,7 @@ from alliance.report.canvas import (
     new_figure,
     report_style,
 )
+from alliance.report.figures import rasterize
 
 
 def influence_rows(model: ModelResult) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -113,12 +113,16 @@ def influence_figure(model: ModelResult, alpha: float, show_ids: bool = False) -
     case = np.arange(1, len(dfbeta) + 1)
     sizes = _sizes(cooks)
     title = f"Influence: {model_title(model)}"
+    # here: --no-figures never loads matplotlib
+    from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter
+
     with report_style():
         fig = new_figure(7.5, 3.4)
         left, right = fig.subplots(1, 2)
         for ax, values in ((left, dfbeta), (right, p_without)):
             ax.scatter(case[~flips], values[~flips], s=sizes[~flips], color=BLUE,
-                       edgecolor="white", linewidth=0.5, zorder=3, label="conclusion holds")  # fmt: skip
+                       edgecolor="white", linewidth=0.5, zorder=3, label="conclusion holds",
+                       rasterized=rasterize(len(case)))  # fmt: skip
             if flips.any():
                 ax.scatter(case[flips], values[flips], s=sizes[flips], color=VERMILLION,
                            marker="D", edgecolor="black", linewidth=0.5, zorder=4,

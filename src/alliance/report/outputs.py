@@ -11,7 +11,13 @@ from alliance.report.results_json import results_document
 from alliance.report.tables import alliance_table, descriptives_table, terms_table
 
 
-def write_outputs(analysis: Analysis, out: Path, show_ids: bool = False) -> Path:
+def write_outputs(
+    analysis: Analysis,
+    out: Path,
+    show_ids: bool = False,
+    png: bool = False,
+    draw_figures: bool = True,
+) -> Path:
     """Write results.json, ledger.csv, tables/, figures/, tables.docx and report.html.
 
     Returns the path of ``results.json``.
@@ -26,5 +32,5 @@ def write_outputs(analysis: Analysis, out: Path, show_ids: bool = False) -> Path
     if analysis.reliability is not None:
         write_csv(tables / "reliability.csv", analysis.reliability)
     path = write_json(out / "results.json", document)
-    write_report(analysis, out, show_ids=show_ids)
+    write_report(analysis, out, show_ids=show_ids, png=png, draw_figures=draw_figures)
     return path
