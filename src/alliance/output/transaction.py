@@ -393,9 +393,12 @@ def output_transaction(out: Path) -> Iterator[Path]:
     in ``out`` (see the module notes); if it raises, ``out`` is left as it was.
     """
     with folder_lock(out) as folder:
-        recover(folder)
-        staging = Path(tempfile.mkdtemp(prefix=STAGING, dir=folder))
+        with deferred_signals(redeliver=False) as early:
+            recover(folder)
+            staging = Path(tempfile.mkdtemp(prefix=STAGING, dir=folder))
         try:
+            for signum in early:  # delivered now, where the staging folder is cleaned up
+                signal.raise_signal(signum)
             yield staging
             with deferred_signals() as pending:
                 _commit(folder, staging, pending)
