@@ -96,8 +96,15 @@ def said(result: object) -> str:
     return " ".join(text.split())
 
 
-def start(*args: str, cwd: Path) -> subprocess.Popen[str]:
+def start(*args: str, cwd: Path, memory: int | None = None) -> subprocess.Popen[str]:
+    """``alliance *args`` in a process of its own, optionally with its address space capped."""
     env = {**os.environ, "PYTHONPATH": SOURCE + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+    def cap() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
     return subprocess.Popen(
         [sys.executable, "-m", "alliance", *args],
         cwd=cwd,
@@ -105,6 +112,7 @@ def start(*args: str, cwd: Path) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=cap if memory else None,
     )
 
 
@@ -568,20 +576,21 @@ def test_every_reader_refuses_a_named_pipe_without_blocking(tmp_path: Path, load
         ["validate", "pipe.csv"],
         ["validate", "zero.csv"],
         ["analyze", "trial.csv", "--plan", "/dev/zero", "--out", "out"],
-        ["score", "trial.csv", "--mapping", "pipe.toml", "--out", "scores.csv"],
         ["simulate", "--calibration", "/dev/urandom", "--out", "sim.csv"],
     ],
+    ids=["pipe", "symlink-to-dev-zero", "dev-zero-plan", "dev-urandom-calibration"],
 )
 def test_pipes_and_devices_are_refused_quickly(tmp_path: Path, command: list[str]) -> None:
     small_trial().to_csv(tmp_path / "trial.csv", index=False)
     os.mkfifo(tmp_path / "pipe.csv")
-    os.mkfifo(tmp_path / "pipe.toml")
     (tmp_path / "zero.csv").symlink_to("/dev/zero")
-    process = start(*command, cwd=tmp_path)
+    # A run that reads a device anyway must fail fast, not take the machine's memory with it.
+    process = start(*command, cwd=tmp_path, memory=4 * 1024**3)
     try:
         _, err = process.communicate(timeout=120)
     except subprocess.TimeoutExpired:
         process.kill()
+        process.communicate()
         pytest.fail(f"{command} hung on its input")
     assert process.returncode == 1, err
     assert re.search(r"named pipe|character device", err)
