@@ -297,8 +297,11 @@ def test_a_crash_in_the_report_stage_leaves_the_previous_output(
     assert not (site / "fresh").exists()
 
 
+@pytest.mark.parametrize(
+    "moves", [1, 3, 4], ids=["moving out the old", "old moved out", "moving in the new"]
+)
 def test_a_commit_killed_halfway_is_rolled_back_by_the_next_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moves: int
 ) -> None:
     from alliance.output import transaction
     from alliance.output.transaction import folder_lock, output_transaction
@@ -314,13 +317,13 @@ def test_a_commit_killed_halfway_is_rolled_back_by_the_next_run(
     class Killed(BaseException):
         """Stands for SIGKILL: nothing after it runs, so no rollback either."""
 
-    moves: list[Path] = []
+    done: list[Path] = []
     real_move = transaction._move
 
     def dying_move(source: Path, target: Path) -> None:
-        if len(moves) == 3:  # two old files moved out, the manifest too: then killed
+        if len(done) == moves:  # the old run's 3 files go out first, then the new ones come in
             raise Killed
-        moves.append(target)
+        done.append(target)
         real_move(source, target)
 
     monkeypatch.setattr(transaction, "_move", dying_move)

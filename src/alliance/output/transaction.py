@@ -282,10 +282,14 @@ def _remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _rollback(folder: Path, staging: Path, backup: Path, moved_in: list[str]) -> None:
+def _rollback(
+    folder: Path, staging: Path, backup: Path, moved_in: list[str], displaced: list[str]
+) -> None:
     """Undo a commit: take the new files out again and put the backed-up ones back."""
     for name in moved_in:
-        if os.path.lexists(folder / name) and not os.path.lexists(staging / name):
+        # A file at a displaced name is the old one until that has gone to the backup.
+        new_in_place = name not in displaced or os.path.lexists(backup / name)
+        if new_in_place and os.path.lexists(folder / name):
             _move(folder / name, staging / name)
     if backup.is_dir():
         for name in _files_under(backup):
@@ -320,6 +324,8 @@ def recover(folder: Path) -> None:
             staging = folder / record["staging"]
             backup = folder / record["backup"]
             moved_in = [n for n in map(_relative, record["moved_in"]) if n] + [MANIFEST]
+            displaced = [n for n in map(_relative, record["displaced"]) if n]
+            displaced += [MANIFEST] * (MANIFEST in record["displaced"])
             if staging.parent != folder or backup.parent != folder:
                 raise ValueError("journal points outside the folder")
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -329,7 +335,7 @@ def recover(folder: Path) -> None:
                 f"look at the files in this folder, then delete {JOURNAL} and the "
                 f"{BACKUP}* folder (it holds the previous output)",
             ) from None
-        _rollback(folder, staging, backup, moved_in)
+        _rollback(folder, staging, backup, moved_in, displaced)
     for entry in folder.iterdir():
         if entry.name.startswith((STAGING, BACKUP)) and not entry.is_symlink():
             _remove_tree(entry)
@@ -361,7 +367,12 @@ def _commit(folder: Path, staging: Path, pending: list[int]) -> None:
     try:
         write_json(
             folder / JOURNAL,
-            {"staging": staging.name, "backup": backup.name, "moved_in": new},
+            {
+                "staging": staging.name,
+                "backup": backup.name,
+                "moved_in": new,
+                "displaced": displaced,
+            },
         )
         for name in displaced:
             _move(folder / name, backup / name)
@@ -371,7 +382,7 @@ def _commit(folder: Path, staging: Path, pending: list[int]) -> None:
             raise KeyboardInterrupt
         (folder / JOURNAL).unlink()  # the commit point
     except BaseException as exc:
-        _rollback(folder, staging, backup, moved_in)
+        _rollback(folder, staging, backup, moved_in, displaced)
         if isinstance(exc, KeyboardInterrupt) and pending:
             return
         if isinstance(exc, OSError):
