@@ -512,6 +512,14 @@ def test_an_out_file_that_is_no_regular_file_is_refused(
     assert out.is_dir() if kind == "a folder" else stat.S_ISFIFO(out.lstat().st_mode)
 
 
+def test_an_out_file_of_an_unknown_format_is_refused_before_any_work(
+    trial_csv: Path, tmp_path: Path, no_work: None
+) -> None:
+    result = runner.invoke(app, ["score", str(trial_csv), "--out", str(tmp_path / "x.txt")])
+    assert result.exit_code == 2, result.output
+    assert "cannot write a '.txt' file" in said(result)
+
+
 def test_an_interrupted_spss_write_leaves_no_temporary_file(
     trial_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

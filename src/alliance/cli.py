@@ -100,12 +100,16 @@ def _progress(description: str) -> Iterator[Callable[[str], None]]:
 
 
 def _check_paths(
-    inputs: dict[str, Path | None], out: Path | None = None, folder: tuple[str, ...] | None = None
+    inputs: dict[str, Path | None],
+    out: Path | None = None,
+    folder: tuple[str, ...] | None = None,
+    formats: tuple[str, ...] | None = None,
 ) -> Path | None:
     """Before any work: ``--out`` can be written and is no input, and inputs are regular files.
 
     ``inputs`` maps each option (``DATA`` for the argument) to its path; ``folder`` holds the
-    names a folder output writes, or is None for a single-file ``--out``. An unusable ``--out``
+    names a folder output writes, or is None for a single-file ``--out`` whose extension must
+    be one of ``formats`` when given. An unusable ``--out``
     is a usage error (exit 2); an input that is a folder, pipe or device, or over the size cap,
     is bad input (exit 1; call this inside ``_reported_errors``). Returns the path to write.
     """
@@ -114,6 +118,12 @@ def _check_paths(
     from alliance.output.paths import OutputPathError, check_output_file, check_output_folder
 
     target = None
+    if out is not None and formats is not None and out.suffix.lower() not in formats:
+        raise typer.BadParameter(
+            f"cannot write a '{out.suffix or '(no extension)'}' file; use one of "
+            f"{', '.join(formats)}",
+            param_hint="--out",
+        )
     if out is not None:
         try:
             if folder is None:
@@ -207,11 +217,11 @@ def score(
 
         alliance score trial_items.csv --out trial_scores.csv
     """
-    from alliance.input.writers import write_table
+    from alliance.input.writers import WRITABLE, write_table
     from alliance.pipeline import load_data
 
     with _reported_errors(), _progress("scoring") as progress:
-        target = _check_paths({"DATA": data, "--mapping": mapping}, out)
+        target = _check_paths({"DATA": data, "--mapping": mapping}, out, formats=WRITABLE)
         progress("reading")
         loaded = load_data(data, mapping)
         progress("writing")
@@ -420,7 +430,7 @@ def simulate(
 
         alliance simulate --layout scored --missing-visits 0 --out scores.xlsx
     """
-    from alliance.input.writers import write_table
+    from alliance.input.writers import WRITABLE, write_table
     from alliance.models.plan import check_plan_against_data, load_plan
     from alliance.pipeline import known_scores
     from alliance.synthetic.settings import load_calibration
@@ -430,7 +440,7 @@ def simulate(
     if layout not in ("items", "scored"):
         raise typer.BadParameter(f"{layout!r}: choose items or scored", param_hint="--layout")
     with _reported_errors(), _progress("simulating") as progress:
-        target = _check_paths({"--calibration": calibration, "--plan": plan}, out)
+        target = _check_paths({"--calibration": calibration, "--plan": plan}, out, formats=WRITABLE)
         base = load_calibration(calibration)
         options = SimulationOptions(
             n=n,
