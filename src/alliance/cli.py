@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -106,6 +107,53 @@ def _progress(description: str) -> Iterator[Callable[[str], None]]:
         yield update
 
 
+def _check_paths(
+    inputs: dict[str, Path | None],
+    out: Path | None = None,
+    folder: tuple[str, ...] | None = None,
+    formats: tuple[str, ...] | None = None,
+) -> Path | None:
+    """Before any work: ``--out`` can be written and is no input, and inputs are regular files.
+
+    ``inputs`` maps each option (``DATA`` for the argument) to its path; ``folder`` holds the
+    names a folder output writes, or is None for a single-file ``--out`` whose extension must
+    be one of ``formats`` when given. An unusable ``--out``
+    is a usage error (exit 2); an input that is a folder, pipe or device, or over the size cap,
+    is bad input (exit 1; call this inside ``_reported_errors``). Returns the path to write.
+    """
+    from alliance.errors import DataError, PlanError, Problem
+    from alliance.input.opening import MAX_TEXT_BYTES, InputFileError, check_input_file, data_limit
+    from alliance.output.paths import OutputPathError, check_output_file, check_output_folder
+
+    target = None
+    if out is not None and formats is not None and out.suffix.lower() not in formats:
+        raise typer.BadParameter(
+            f"cannot write a '{out.suffix or '(no extension)'}' file; use one of "
+            f"{', '.join(formats)}",
+            param_hint="--out",
+        )
+    if out is not None:
+        try:
+            if folder is None:
+                target = check_output_file(out, inputs)
+            else:
+                target = check_output_folder(out, inputs, folder)
+        except OutputPathError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--out") from None
+    for option, path in inputs.items():
+        if path is None:
+            continue
+        try:
+            check_input_file(path, data_limit() if option == "DATA" else MAX_TEXT_BYTES)
+        except InputFileError as exc:
+            if option == "DATA":
+                raise DataError([Problem(file=str(path), what=exc.what, fix=exc.fix)]) from None
+            raise PlanError(f"{path} ({option})", [f"{exc.what}. Fix: {exc.fix}"]) from None
+        except OSError:
+            continue  # missing or unreadable: the reader says so in its own words
+    return target
+
+
 DataArg = Annotated[
     Path,
     typer.Argument(
@@ -139,6 +187,7 @@ def validate(data: DataArg, mapping: MappingOpt = None) -> None:
     from alliance.pipeline import ledger_for, load_data
 
     with _reported_errors(), _progress("validating") as progress:
+        _check_paths({"DATA": data, "--mapping": mapping})
         progress("reading")
         loaded = load_data(data, mapping)
         ledger = ledger_for(loaded, build_episodes(loaded.scores))
@@ -179,14 +228,15 @@ def score(
 
         alliance score trial_items.csv --out trial_scores.csv
     """
-    from alliance.input.writers import write_table
+    from alliance.input.writers import WRITABLE, write_table
     from alliance.pipeline import load_data
 
     with _reported_errors(), _progress("scoring") as progress:
+        target = _check_paths({"DATA": data, "--mapping": mapping}, out, formats=WRITABLE)
         progress("reading")
         loaded = load_data(data, mapping)
         progress("writing")
-        write_table(loaded.scores, out, synthetic=loaded.synthetic)
+        write_table(loaded.scores, target or out, synthetic=loaded.synthetic)
     stdout.print(f"wrote {out} ({len(loaded.scores)} rows)")
 
 
@@ -275,7 +325,14 @@ def analyze(
             f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}",
             param_hint="--family",
         )
-    with _reported_errors(), _progress("analysing") as progress:
+    from alliance.output.transaction import folder_lock
+    from alliance.report.outputs import OUTPUT_NAMES
+
+    inputs = {"DATA": data, "--plan": plan, "--mapping": mapping}
+    with _reported_errors():
+        _check_paths(inputs, out, folder=OUTPUT_NAMES)
+    # The folder is locked from here on: a second run into it fails now, not after its work.
+    with _reported_errors(), folder_lock(out), _progress("analysing") as progress:
         analysis_plan = load_plan(plan).with_overrides(
             adjust=adjust.lower() if adjust else None,
             family=family.lower() if family else None,
@@ -401,7 +458,7 @@ def simulate(
 
         alliance simulate --layout scored --missing-visits 0 --out scores.xlsx
     """
-    from alliance.input.writers import write_table
+    from alliance.input.writers import WRITABLE, write_table
     from alliance.models.plan import check_plan_against_data, load_plan
     from alliance.pipeline import known_scores
     from alliance.synthetic.settings import load_calibration
@@ -411,6 +468,7 @@ def simulate(
     if layout not in ("items", "scored"):
         raise typer.BadParameter(f"{layout!r}: choose items or scored", param_hint="--layout")
     with _reported_errors(), _progress("simulating") as progress:
+        target = _check_paths({"--calibration": calibration, "--plan": plan}, out, formats=WRITABLE)
         base = load_calibration(calibration)
         options = SimulationOptions(
             n=n,
@@ -428,7 +486,7 @@ def simulate(
             )
         progress("writing")
         table = trial.items.astype({"value": "Int64"}) if layout == "items" else trial.scores
-        write_table(table, out, synthetic=True)
+        write_table(table, target or out, synthetic=True)
     c = trial.counts
     stdout.print(
         f"wrote {out} (SYNTHETIC, {layout} layout, {len(table):,} rows, seed {seed}): "
@@ -453,8 +511,10 @@ def demo(
         alliance demo --out alliance-demo --png   # also 300-dpi PNG figures
     """
     from alliance.demo import run_demo
+    from alliance.report.outputs import OUTPUT_NAMES
 
     with _reported_errors(), _progress("demo") as progress:
+        _check_paths({}, out, folder=(*OUTPUT_NAMES, "data"))
         result = run_demo(out, progress=progress, png=png)
     for line in result.summary:
         stdout.print(line, markup=False)
@@ -546,6 +606,7 @@ def power(
                 param_hint="--effect",
             )
     with _reported_errors(), _progress("power") as progress:
+        json_path = _check_paths({"--plan": plan}, out)
         analysis_plan = load_plan(plan)
         k = covariates if covariates is not None else 1 + len(analysis_plan.covariates)
         level = (alpha if alpha is not None else analysis_plan.alpha) / tests
@@ -571,7 +632,7 @@ def power(
                 "sample_size": needed,
             }
             text = json.dumps(document, indent=2) + "\n"
-            write_atomic(out, lambda h: h.write(text.encode("utf-8")))
+            write_atomic(json_path or out, lambda h: h.write(text.encode("utf-8")))
     _print_power(grid, needed, k, level, tests, convention, target)
     if out is not None:
         stdout.print(f"numbers: {out}", markup=False)
@@ -629,12 +690,30 @@ def _print_power(
 
 
 def main() -> None:
-    """Entry point of the ``alliance`` command."""
+    """Entry point of the ``alliance`` command.
+
+    SIGTERM is handled like Ctrl-C (SIGINT): the run stops, cleans up its temporary files,
+    leaves any output folder as it was before the run, and exits with 128 + the signal number.
+    """
+    received: list[int] = []
+
+    def interrupt(signum: int, frame: Any) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         app()
     except KeyboardInterrupt:
-        stderr.print("interrupted")
-        sys.exit(130)
+        received.append(signal.SIGINT)
+    except SystemExit as exc:
+        if not (received and exc.code == 130):  # typer turns KeyboardInterrupt into exit 130
+            raise
+    else:
+        return
+    stderr.print("interrupted", markup=False)
+    sys.exit(128 + received[-1])
 
 
 if __name__ == "__main__":

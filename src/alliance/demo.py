@@ -14,10 +14,11 @@ from pathlib import Path
 
 from alliance.input.writers import write_table
 from alliance.models.plan import load_plan
+from alliance.output.transaction import output_transaction
 from alliance.pipeline import analyze, load_data
 from alliance.report.console import model_line
 from alliance.report.files import write_atomic
-from alliance.report.outputs import write_outputs
+from alliance.report.outputs import write_output_files
 
 DEMO_FILE = "demo_trial.csv"
 
@@ -32,18 +33,21 @@ class DemoResult:
 def run_demo(
     out: Path, progress: Callable[[str], None] = lambda _: None, png: bool = False
 ) -> DemoResult:
+    """Write the demo trial (``data/``) and its full analysis into ``out`` as one transaction."""
     out = Path(out)
     data_path = out / "data" / DEMO_FILE
     bundled = resources.files("alliance.data").joinpath(DEMO_FILE).read_bytes()
-    write_atomic(data_path, lambda h: h.write(bundled))
-    progress("validating")
-    loaded = load_data(data_path)
-    progress("scoring")
-    write_table(loaded.scores, out / "data" / "demo_scores.csv", synthetic=loaded.synthetic)
-    progress("analysing")
-    analysis = analyze(loaded, load_plan(), seed=0, progress=progress)
-    progress("writing report")
-    write_outputs(analysis, out, png=png)
+    with output_transaction(out) as staging:
+        staged_data = staging / "data" / DEMO_FILE
+        write_atomic(staged_data, lambda h: h.write(bundled))
+        progress("validating")
+        loaded = load_data(staged_data)
+        progress("scoring")
+        write_table(loaded.scores, staging / "data" / "demo_scores.csv", synthetic=loaded.synthetic)
+        progress("analysing")
+        analysis = analyze(loaded, load_plan(), seed=0, progress=progress)
+        progress("writing report")
+        write_output_files(analysis, staging, png=png)
     report = out / "report.html"
     ledger = analysis.ledger
     summary = [

@@ -33,6 +33,7 @@ import pandas as pd
 
 from alliance.errors import PlanError, Problem
 from alliance.input.cells import cell_text
+from alliance.input.opening import read_input_text
 from alliance.input.readers import SOURCE_ROW, RawTable
 from alliance.validation.problems import ProblemCollector
 
@@ -152,7 +153,7 @@ def load_mapping(path: Path) -> ColumnMapping:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_input_text(path, "utf-8-sig")
     except FileNotFoundError:
         raise PlanError(path.name, ["mapping file does not exist"]) from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -40,6 +40,7 @@ import pandas as pd
 
 from alliance.errors import DataError, Problem
 from alliance.input.cells import cell_text
+from alliance.input.opening import InputFileError, data_limit, read_input_bytes
 from alliance.validation.problems import ProblemCollector
 
 SYNTHETIC_COLUMN = "synthetic"
@@ -508,7 +509,9 @@ def read_table(path: Path) -> RawTable:
             f"rename it to '{path.stem}.csv'",
         )
     try:
-        data = path.read_bytes()
+        data = read_input_bytes(path, data_limit())
+    except InputFileError as exc:
+        raise _fail(file, exc.what, exc.fix) from None
     except OSError as exc:
         raise _fail(
             file, f"file cannot be opened ({exc.strerror})", "check its permissions"

@@ -7,6 +7,8 @@ recognises in every format.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -55,13 +57,20 @@ def write_table(frame: pd.DataFrame, path: Path, synthetic: bool = False) -> Pat
         return write_atomic(path, lambda h: frame.to_parquet(h, index=False))
     import pyreadstat
 
-    # pyreadstat writes to a path, not a handle: write a sibling temp file, then rename.
-    tmp = path.with_name(f".{path.name}.tmp{suffix}")
+    # pyreadstat writes to a path, not a handle: write a sibling temp file, then rename. The
+    # name is unique, so two runs never share it; it is removed on any failure or interrupt.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
     try:
         if suffix == ".sav":
             pyreadstat.write_sav(_stata_ready(frame), str(tmp))
         else:
             pyreadstat.write_dta(_stata_ready(frame), str(tmp))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it private; give ordinary permissions
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from alliance.errors import PlanError
+from alliance.input.opening import read_input_text
 
 AdjustMethod = Literal["holm", "bonferroni", "hochberg", "bh", "by", "none"]
 Family = Literal["all", "per_outcome"]
@@ -208,7 +209,7 @@ def load_plan(path: Path | None = None) -> AnalysisPlan:
     else:
         source = Path(path).name
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            text = read_input_text(Path(path), "utf-8")
         except FileNotFoundError:
             raise PlanError(
                 source, ["file not found. Fix: check the path given to --plan"]

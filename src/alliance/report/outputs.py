@@ -1,14 +1,46 @@
-"""Everything ``alliance analyze`` writes into its output folder (SPEC §5)."""
+"""Everything ``alliance analyze`` writes into its output folder (SPEC §5).
+
+The folder is written as one transaction (:mod:`alliance.output.transaction`): the files appear
+together when the run succeeds, the previous run's files that this run did not write again are
+removed, and files the user keeps in the folder are left alone.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from alliance.output.transaction import output_transaction
 from alliance.pipeline import Analysis
 from alliance.report.files import write_csv, write_json
 from alliance.report.html import write_report
 from alliance.report.results_json import results_document
 from alliance.report.tables import alliance_table, descriptives_table, terms_table
+
+# Names in the output folder a run writes (files, or folders of files); an input file there
+# would be replaced, so the command line refuses it.
+OUTPUT_NAMES = ("results.json", "ledger.csv", "report.html", "tables.docx", "tables", "figures")
+
+
+def write_output_files(
+    analysis: Analysis,
+    folder: Path,
+    show_ids: bool = False,
+    png: bool = False,
+    draw_figures: bool = True,
+) -> Path:
+    """Write the outputs straight into ``folder`` (a transaction's staging folder)."""
+    folder = Path(folder)
+    tables = folder / "tables"
+    document = results_document(analysis)
+    write_csv(folder / "ledger.csv", analysis.ledger.to_frame())
+    write_csv(tables / "model_terms.csv", terms_table(analysis.models))
+    write_csv(tables / "alliance_effects.csv", alliance_table(analysis.models))
+    write_csv(tables / "descriptives.csv", descriptives_table(analysis.episodes.frame))
+    if analysis.reliability is not None:
+        write_csv(tables / "reliability.csv", analysis.reliability)
+    path = write_json(folder / "results.json", document)
+    write_report(analysis, folder, show_ids=show_ids, png=png, draw_figures=draw_figures)
+    return path
 
 
 def write_outputs(
@@ -20,17 +52,9 @@ def write_outputs(
 ) -> Path:
     """Write results.json, ledger.csv, tables/, figures/, tables.docx and report.html.
 
-    Returns the path of ``results.json``.
+    All of them replace the previous run's output in ``out`` at once, or, if anything fails,
+    none does. Returns the path of ``results.json``.
     """
-    out = Path(out)
-    tables = out / "tables"
-    document = results_document(analysis)
-    write_csv(out / "ledger.csv", analysis.ledger.to_frame())
-    write_csv(tables / "model_terms.csv", terms_table(analysis.models))
-    write_csv(tables / "alliance_effects.csv", alliance_table(analysis.models))
-    write_csv(tables / "descriptives.csv", descriptives_table(analysis.episodes.frame))
-    if analysis.reliability is not None:
-        write_csv(tables / "reliability.csv", analysis.reliability)
-    path = write_json(out / "results.json", document)
-    write_report(analysis, out, show_ids=show_ids, png=png, draw_figures=draw_figures)
-    return path
+    with output_transaction(out) as staging:
+        write_output_files(analysis, staging, show_ids, png, draw_figures)
+    return Path(out) / "results.json"

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from alliance.config import parse_toml_model
 from alliance.errors import PlanError
+from alliance.input.opening import read_input_text
 
 Fraction = Field(ge=0.0, lt=1.0)
 
@@ -146,7 +147,7 @@ def load_calibration(path: Path | None = None) -> Calibration:
         return parse_calibration(text, "calibration.toml")
     path = Path(path)
     try:
-        text = path.read_text("utf-8")
+        text = read_input_text(path, "utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise PlanError(path.name, [f"cannot read the calibration file: {exc}"]) from None
     return parse_calibration(text, path.name)
