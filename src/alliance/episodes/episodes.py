@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 RANDOMIZED = "randomized"
@@ -71,44 +72,66 @@ def build_episodes(scores: pd.DataFrame, rule: str = "first_mdma") -> EpisodeSet
         participant has one).
     """
     score_columns = _score_columns(scores)
-    rows = []
+    frame = scores.reset_index(drop=True)
+    # The first row of each participant and phase, by position: the scored layout has one.
+    first_row: dict[tuple[str, str], int] = {}
+    arm_of: dict[str, str] = {}
+    for position, (pid, phase_name, arm) in enumerate(
+        zip(frame["participant_id"], frame["phase"], frame["arm"], strict=True)
+    ):
+        first_row.setdefault((pid, phase_name), position)
+        arm_of.setdefault(pid, str(arm))
+    phases_of: dict[str, set[str]] = {}
+    for pid, phase_name in first_row:
+        phases_of.setdefault(pid, set()).add(phase_name)
+    chosen: list[int] = []
+    chosen_phase: list[str] = []
+    fallback_row: list[int] = []  # the randomised row of an open-label episode, else -1
     excluded = []
-    by_participant = scores.groupby("participant_id", sort=True)
-    for participant_id, group in by_participant:
-        arm = str(group["arm"].iloc[0])
-        phases = set(group["phase"])
-        phase, reason = _choose_phase(phases, arm, rule)
+    for pid in sorted(phases_of):
+        phases = phases_of[pid]
+        phase, reason = _choose_phase(phases, arm_of[pid], rule)
         if phase is None:
-            excluded.append({"participant_id": participant_id, "arm": arm, "reason": reason})
+            excluded.append({"participant_id": pid, "arm": arm_of[pid], "reason": reason})
             continue
-        row = group.loc[group["phase"] == phase].iloc[0].copy()
-        borrowed = []
-        if phase == OPEN_LABEL and RANDOMIZED in phases:
-            randomized = group.loc[group["phase"] == RANDOMIZED].iloc[0]
-            for column in score_columns:
-                score, timepoint = column.split("__", 1)
-                fallback = f"{score}__{POST}"
-                if (
-                    timepoint == BASELINE
-                    and pd.isna(row[column])
-                    and fallback in randomized.index
-                    and pd.notna(randomized[fallback])
-                ):
-                    row[column] = randomized[fallback]
-                    borrowed.append(score)
-        row["episode_phase"] = phase
-        row["baseline_borrowed"] = ",".join(borrowed)
-        rows.append(row)
-    frame = pd.DataFrame(rows).reset_index(drop=True)
-    if frame.empty:
-        frame = pd.DataFrame(
-            columns=["participant_id", "arm", "episode_phase", "baseline_borrowed"]
-        )
-    leading = ["participant_id", "arm", "episode_phase", "baseline_borrowed"]
-    rest = [c for c in frame.columns if c not in leading and c != "phase"]
-    frame = frame[leading + rest]
+        chosen.append(first_row[(pid, phase)])
+        chosen_phase.append(phase)
+        borrow = phase == OPEN_LABEL and RANDOMIZED in phases
+        fallback_row.append(first_row[(pid, RANDOMIZED)] if borrow else -1)
+    # Every column is taken for the chosen rows at once (one take per column, no per-row
+    # Series), so a file with thousands of columns is as quick as its number of cells.
+    episodes = frame.iloc[chosen].reset_index(drop=True)
+    fallback = np.asarray(fallback_row, dtype=np.int64)
+    can_borrow = fallback >= 0
+    borrowed: list[list[str]] = [[] for _ in chosen]
+    filled: dict[str, np.ndarray] = {}
     for column in score_columns:
-        if column in frame:
-            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+        score, timepoint = column.split("__", 1)
+        source = f"{score}__{POST}"
+        if timepoint != BASELINE or source not in frame.columns or not can_borrow.any():
+            continue
+        own = pd.to_numeric(episodes[column], errors="coerce").to_numpy(dtype="float64")
+        post = pd.to_numeric(frame[source], errors="coerce").to_numpy(dtype="float64")
+        other = np.full(len(chosen), np.nan)
+        other[can_borrow] = post[fallback[can_borrow]]
+        take = np.isnan(own) & ~np.isnan(other)
+        if take.any():
+            filled[column] = np.where(take, other, own)
+            for i in np.flatnonzero(take):
+                borrowed[i].append(score)
+    leading = {
+        "participant_id": episodes["participant_id"],
+        "arm": episodes["arm"],
+        "episode_phase": pd.Series(chosen_phase, dtype="str"),
+        "baseline_borrowed": pd.Series([",".join(b) for b in borrowed], dtype="str"),
+    }
+    rest = {
+        c: filled.get(c, episodes[c]) for c in frame.columns if c not in leading and c != "phase"
+    }
+    for column in score_columns:
+        values = rest[column]
+        if not (isinstance(values, np.ndarray) or values.dtype == np.float64):
+            rest[column] = pd.to_numeric(values, errors="coerce").astype("float64")
+    out = pd.DataFrame({**leading, **rest}, index=pd.RangeIndex(len(chosen)))
     excluded_frame = pd.DataFrame(excluded, columns=["participant_id", "arm", "reason"])
-    return EpisodeSet(frame=frame, excluded=excluded_frame)
+    return EpisodeSet(frame=out, excluded=excluded_frame)

@@ -26,6 +26,10 @@ from alliance.inference.robust_se import hc3_tests
 from alliance.models.ols import OLSFit, alliance_term_stats, fit_ols
 from alliance.models.plan import AnalysisPlan, InferenceSpec, ModelSpec
 
+# A case whose leverage is 1 up to rounding fits its own coefficient exactly (a dummy that is 1 for
+# that case alone): its residual is 0 and HC3, Cook's distance and DFBETA divide by 1 − h = 0.
+LEVERAGE_TOL = 1e-8
+
 
 @dataclass(frozen=True)
 class ModelData:
@@ -204,6 +208,16 @@ def fit_model(
             "Fix: check the ledger for why participants were excluded, or drop this model "
             "or covariate from the plan",
         ) from None
+    alone = np.flatnonzero(fit.leverage > 1.0 - LEVERAGE_TOL)
+    if len(alone):
+        ids = ", ".join(f"'{data.participant_ids[i]}'" for i in alone[:5])
+        raise AnalysisError(
+            data.spec.key,
+            f"participant(s) {ids} each determine a coefficient on their own (leverage 1, e.g. "
+            "the only participant in a level of a categorical covariate), so their residual is 0 "
+            "and robust standard errors and influence are undefined. Fix: merge rare covariate "
+            "levels, or drop that covariate from the plan",
+        )
     stats = alliance_term_stats(fit, reduced, data.names[data.term])
     checks = diagnostics(fit, data.X, data.participant_ids, data.column_terms)
     extras = robust_companions(data, fit, inference, 1.0 - alpha, seed)
