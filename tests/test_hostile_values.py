@@ -435,3 +435,13 @@ def test_decimal_comma_option_refuses_decimal_points(tmp_path):
     frame.loc[0, "wai__s4"] = 150.5
     path = write(frame, tmp_path)
     assert_fails(validate(path, "--decimal-comma"), 1, ["wai__s4", "150.5", "decimal point"])
+
+
+def test_mapping_labels_match_numbers_strictly(tmp_path):
+    frame = small_trial()
+    frame["arm"] = frame["arm"].map({"mdma": "1", "placebo": "2"})
+    frame.loc[frame["participant_id"] == "m1", "arm"] = "0_1"
+    data = write(frame, tmp_path, "trial.csv")
+    mapping = plan_file(tmp_path, '[values.arm]\n"1" = "mdma"\n"2" = "placebo"\n', "map.toml")
+    result = invoke(["validate", data, "--mapping", mapping], [data, mapping])
+    assert_fails(result, 1, ["arm", "'0_1'"])
