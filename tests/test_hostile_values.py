@@ -445,3 +445,13 @@ def test_mapping_labels_match_numbers_strictly(tmp_path):
     mapping = plan_file(tmp_path, '[values.arm]\n"1" = "mdma"\n"2" = "placebo"\n', "map.toml")
     result = invoke(["validate", data, "--mapping", mapping], [data, mapping])
     assert_fails(result, 1, ["arm", "'0_1'"])
+
+
+def test_too_few_cases_for_leave_one_out_is_an_analysis_error(tmp_path):
+    frame = scored_trial(4)  # 4 complete cases for 3 coefficients: one residual df
+    output = assert_fails(
+        analyze_with_plan(tmp_path, CAPS_ON_WAI + "timepoints = ['s4']\n", frame),
+        1,
+        ["caps~wai@s4", "at least 5"],
+    )
+    assert "RuntimeWarning" not in output

@@ -198,6 +198,16 @@ def fit_model(
     """
     inference = inference or InferenceSpec(permutations=0, bootstrap=0, bayes_factor=False)
     keep = [i for i in range(data.X.shape[1]) if i != data.term]
+    n, p = data.X.shape
+    if p < n < p + 2:
+        # Leave-one-out influence refits every model without each participant in turn: with
+        # n = p + 1 each refit is an exact fit with no residual degrees of freedom.
+        raise AnalysisError(
+            data.spec.key,
+            f"has {n} complete cases for {p} coefficients; at least {p + 2} are needed so that "
+            "the model can still be estimated without any one participant (influence). Fix: "
+            "check the ledger for why participants were excluded, or drop a covariate",
+        )
     try:
         fit = fit_ols(data.y, data.X, data.names, alpha=alpha)
         reduced = fit_ols(data.y, data.X[:, keep], [data.names[i] for i in keep], alpha=alpha)

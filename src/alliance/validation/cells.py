@@ -290,13 +290,16 @@ def read_number_block(
     parsed: dict[str, ParsedNumbers] = {}
     shared: list[str] = []
     for column in columns:
-        typed = _typed_numbers(frame[column])
+        series = frame[column]
+        typed = _typed_numbers(series)
         if typed is not None:
             parsed[column] = typed
-        elif column in value_labels:
-            parsed[column] = read_numbers(frame[column], value_labels[column], decimal)
-        else:
+        elif isinstance(series.dtype, pd.StringDtype) and column not in value_labels:
             shared.append(column)
+        else:
+            # Cells of mixed Python types (Excel): hashing would merge True, 1 and 1.0 across
+            # columns, so each such column is read on its own.
+            parsed[column] = read_numbers(series, value_labels.get(column), decimal)
     if not shared:
         return NumberBlock(parsed, {}, np.array([None], dtype=object))
     # Column after column (one row of ``codes`` per column), so each column's arrays are
