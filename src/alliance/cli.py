@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -21,6 +22,17 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from alliance import __version__
 from alliance.errors import AllianceError
+from alliance.limits import (
+    MAX_ALPHA,
+    MAX_COVARIATES,
+    MAX_N,
+    MAX_PARTICIPANTS,
+    MAX_RESAMPLES,
+    MAX_SEED,
+    MAX_SIMULATIONS,
+    MAX_TESTS,
+    MIN_ALPHA,
+)
 
 # The pipeline's linear algebra is many small or memory-bound products, where a multi-threaded
 # BLAS gains nothing; on a busy machine its spinning threads made single calls a hundred times
@@ -170,8 +182,80 @@ PngOpt = typer.Option(
 )
 
 
+# --- Numeric options ----------------------------------------------------------------------------
+# Parsed here rather than by typer: its parsing takes "1_000" as 1000 and "nan" as a float. The
+# grammar is the one data cells are read with (ASCII digits, a sign, one decimal point, an
+# exponent); a value outside its documented bounds is a usage error (exit 2) naming the option.
+
+
+def _plain(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value) if math.isfinite(value) else None
+    from alliance.validation.cells import plain_number
+
+    return plain_number(str(value))
+
+
+def whole_number(low: int, high: int) -> Callable[[Any], int]:
+    """Parser of a whole-number option within [low, high]."""
+
+    def parse(value: Any) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            whole = value
+        else:
+            text = str(value).strip()
+            if not re.fullmatch(r"[+-]?[0-9]+", text):
+                raise typer.BadParameter(f"{value!r} is not a whole number (ASCII digits 0-9)")
+            # Python refuses to read integers of more than 4,300 digits; none is in bounds.
+            if len(text.lstrip("+-").lstrip("0")) > 30:
+                raise typer.BadParameter(f"{text[:15]}… is outside {low:,} to {high:,}")
+            whole = int(text)
+        if not low <= whole <= high:
+            raise typer.BadParameter(f"{whole:,} is outside {low:,} to {high:,}")
+        return whole
+
+    return parse
+
+
+def decimal_number(low: float, high: float, *, open_low: bool = False) -> Callable[[Any], float]:
+    """Parser of a finite number option within [low, high] (or (low, high] if ``open_low``)."""
+
+    def parse(value: Any) -> float:
+        number = _plain(value)
+        if number is None:
+            raise typer.BadParameter(
+                f"{value!r} is not a finite number (ASCII digits, one decimal point)"
+            )
+        if not (low < number if open_low else low <= number) or number > high:
+            bracket = "(" if open_low else "["
+            raise typer.BadParameter(f"{number:g} is outside {bracket}{low:g}, {high:g}]")
+        return number
+
+    return parse
+
+
+SeedOpt = Annotated[
+    int,
+    typer.Option(
+        "--seed",
+        parser=whole_number(0, MAX_SEED),
+        help=f"Random seed, 0 to {MAX_SEED:,}.",
+    ),
+]
+DecimalCommaOpt = Annotated[
+    bool,
+    typer.Option(
+        "--decimal-comma",
+        help="Numbers stored as text use a decimal comma (1,5 is 1.5), as files from many "
+        "European locales do; a decimal point is then refused.",
+    ),
+]
+
+
 @app.command()
-def validate(data: DataArg, mapping: MappingOpt = None) -> None:
+def validate(
+    data: DataArg, mapping: MappingOpt = None, decimal_comma: DecimalCommaOpt = False
+) -> None:
     """Check a data file and account for every participant.
 
     Prints every problem (file, row, column, value, what is wrong, how to fix) and exits 1, or
@@ -182,6 +266,8 @@ def validate(data: DataArg, mapping: MappingOpt = None) -> None:
         alliance validate trial_items.csv
 
         alliance validate export.sav --mapping columns.toml
+
+        alliance validate export_de.csv --decimal-comma
     """
     from alliance.episodes.episodes import build_episodes
     from alliance.pipeline import ledger_for, load_data
@@ -189,7 +275,7 @@ def validate(data: DataArg, mapping: MappingOpt = None) -> None:
     with _reported_errors(), _progress("validating") as progress:
         _check_paths({"DATA": data, "--mapping": mapping})
         progress("reading")
-        loaded = load_data(data, mapping)
+        loaded = load_data(data, mapping, "," if decimal_comma else ".")
         ledger = ledger_for(loaded, build_episodes(loaded.scores))
     _print_ledger_summary(loaded, ledger)
 
@@ -221,6 +307,7 @@ def score(
         Path, typer.Option("--out", help="Scored file to write (.csv, .xlsx, .parquet, ...).")
     ],
     mapping: MappingOpt = None,
+    decimal_comma: DecimalCommaOpt = False,
 ) -> None:
     """Score item-level data into the scored layout (one row per participant and phase).
 
@@ -234,7 +321,7 @@ def score(
     with _reported_errors(), _progress("scoring") as progress:
         target = _check_paths({"DATA": data, "--mapping": mapping}, out, formats=WRITABLE)
         progress("reading")
-        loaded = load_data(data, mapping)
+        loaded = load_data(data, mapping, "," if decimal_comma else ".")
         progress("writing")
         write_table(loaded.scores, target or out, synthetic=loaded.synthetic)
     stdout.print(f"wrote {out} ({len(loaded.scores)} rows)")
@@ -248,7 +335,7 @@ def analyze(
         typer.Option("--plan", help="Analysis plan (TOML). Default: the article's plan."),
     ] = None,
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("alliance-results"),
-    seed: Annotated[int, typer.Option("--seed", help="Seed for resampling.", min=0)] = 0,
+    seed: SeedOpt = 0,
     adjust: Annotated[
         str | None,
         typer.Option(
@@ -263,16 +350,17 @@ def analyze(
         int | None,
         typer.Option(
             "--permutations",
-            min=0,
-            help="Freedman–Lane permutations (plan default 10,000; 0: off).",
+            parser=whole_number(0, MAX_RESAMPLES),
+            help=f"Freedman–Lane permutations, 0 (off) to {MAX_RESAMPLES:,} (plan default 10,000).",
         ),
     ] = None,
     bootstrap: Annotated[
         int | None,
         typer.Option(
             "--bootstrap",
-            min=0,
-            help="Case resamples for BCa intervals (plan default 10,000; 0: off).",
+            parser=whole_number(0, MAX_RESAMPLES),
+            help=f"Case resamples for BCa intervals, 0 (off) to {MAX_RESAMPLES:,} (plan "
+            "default 10,000).",
         ),
     ] = None,
     mapping: MappingOpt = None,
@@ -288,6 +376,7 @@ def analyze(
             "the quickest run while a plan is being adjusted.",
         ),
     ] = False,
+    decimal_comma: DecimalCommaOpt = False,
 ) -> None:
     """Run the analysis plan and write results.json, tables, figures and the report.
 
@@ -340,7 +429,7 @@ def analyze(
             bootstrap=bootstrap,
         )
         progress("reading")
-        loaded = load_data(data, mapping)
+        loaded = load_data(data, mapping, "," if decimal_comma else ".")
         analysis = run_analysis(loaded, analysis_plan, seed=seed, progress=progress)
         progress("writing")
         written = write_outputs(
@@ -354,21 +443,27 @@ def analyze(
 
 
 def _parse_arms(text: str | None) -> tuple[float, float] | None:
+    """MDMA:placebo weights, scaled so the larger is 1 (1e308:1e308 is 1:1, not inf:inf)."""
     if text is None:
         return None
-    try:
-        mdma, placebo = (float(part) for part in text.split(":"))
-    except ValueError:
+    from alliance.validation.cells import plain_number
+
+    parts = text.split(":")
+    weights = [plain_number(part) for part in parts]
+    if len(parts) != 2 or any(w is None for w in weights):
         raise typer.BadParameter(
-            f"{text!r} is not MDMA:placebo weights such as 12:8", param_hint="--arms"
-        ) from None
-    if not (math.isfinite(mdma) and math.isfinite(placebo)) or min(mdma, placebo) < 0:
+            f"{text!r} is not MDMA:placebo weights such as 12:8 (two finite numbers)",
+            param_hint="--arms",
+        )
+    mdma, placebo = (float(w) for w in weights if w is not None)
+    if min(mdma, placebo) < 0:
         raise typer.BadParameter(
             f"{text!r}: both weights must be finite and not negative", param_hint="--arms"
         )
-    if mdma + placebo == 0:
+    largest = max(mdma, placebo)
+    if largest == 0:
         raise typer.BadParameter(f"{text!r}: the weights cannot both be 0", param_hint="--arms")
-    return mdma, placebo
+    return mdma / largest, placebo / largest
 
 
 def _parse_effects(
@@ -384,10 +479,11 @@ def _parse_effects(
         def bad(what: str, text: str = text) -> typer.BadParameter:
             return typer.BadParameter(f"{text!r}: {what}", param_hint="--effect")
 
-        try:
-            number = float(value)
-        except ValueError:
-            raise bad("not OUTCOME@TIMEPOINT=R such as caps@s4=-0.5") from None
+        from alliance.validation.cells import plain_number
+
+        number = plain_number(value)
+        if number is None:
+            raise bad("not OUTCOME@TIMEPOINT=R such as caps@s4=-0.5")
         if not -1 < number < 1:
             raise bad("a partial correlation must lie strictly between -1 and 1")
         if outcome not in known:
@@ -407,15 +503,27 @@ def simulate(
         Path,
         typer.Option("--out", help="File to write (.csv, .tsv, .xlsx, .sav, .dta, .parquet)."),
     ],
-    n: Annotated[int | None, typer.Option("--n", min=2, help="Participants (default 23).")] = None,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 0,
+    n: Annotated[
+        int | None,
+        typer.Option(
+            "--n",
+            parser=whole_number(2, MAX_PARTICIPANTS),
+            help=f"Participants, 2 to {MAX_PARTICIPANTS:,} (default 23).",
+        ),
+    ] = None,
+    seed: SeedOpt = 0,
     arms: Annotated[
-        str | None, typer.Option("--arms", help="MDMA:placebo allocation (default 12:8).")
+        str | None,
+        typer.Option(
+            "--arms", help="MDMA:placebo allocation weights, finite and ≥ 0 (default 12:8)."
+        ),
     ] = None,
     crossover: Annotated[
         float | None,
         typer.Option(
-            "--crossover", min=0.0, max=1.0, help="Share of placebo who cross over (0.875)."
+            "--crossover",
+            parser=decimal_number(0.0, 1.0),
+            help="Share of placebo who cross over, 0 to 1 (0.875).",
         ),
     ] = None,
     effect: Annotated[
@@ -429,12 +537,18 @@ def simulate(
     missing_items: Annotated[
         float | None,
         typer.Option(
-            "--missing-items", min=0.0, max=0.99, help="Share of blank self-report items."
+            "--missing-items",
+            parser=decimal_number(0.0, 0.99),
+            help="Share of blank self-report items, 0 to 0.99.",
         ),
     ] = None,
     missing_visits: Annotated[
         float | None,
-        typer.Option("--missing-visits", min=0.0, max=0.99, help="Share of missed assessments."),
+        typer.Option(
+            "--missing-visits",
+            parser=decimal_number(0.0, 0.99),
+            help="Share of missed assessments, 0 to 0.99.",
+        ),
     ] = None,
     layout: Annotated[
         str, typer.Option("--layout", help="items (item responses) or scored (one row per phase).")
@@ -526,17 +640,26 @@ def power(
         list[float] | None,
         typer.Option(
             "--effect",
-            help="Partial r of post with alliance given the covariates (repeatable; "
-            "default 0.3, 0.4, 0.5).",
+            parser=decimal_number(-math.inf, math.inf),  # its bounds are checked below
+            help="Partial r of post with alliance given the covariates, strictly between -1 "
+            "and 1 and not 0 (repeatable; default 0.3, 0.4, 0.5).",
         ),
     ] = None,
     n: Annotated[
         list[int] | None,
-        typer.Option("--n", min=3, help="Sample size (repeatable; default 22, as the article)."),
+        typer.Option(
+            "--n",
+            parser=whole_number(3, MAX_N),
+            help=f"Sample size, 3 to {MAX_N:,} (repeatable; default 22, as the article).",
+        ),
     ] = None,
     target: Annotated[
         float,
-        typer.Option("--power", min=0.01, max=0.99, help="Target power for the N each needs."),
+        typer.Option(
+            "--power",
+            parser=decimal_number(0.01, 0.99),
+            help="Target power for the N each effect needs, 0.01 to 0.99.",
+        ),
     ] = 0.8,
     plan: Annotated[
         Path | None,
@@ -546,19 +669,26 @@ def power(
         int | None,
         typer.Option(
             "--covariates",
-            min=0,
-            help="Covariates with the baseline included (default: 1 + the plan's covariates; "
-            "count a categorical covariate's levels minus one).",
+            parser=whole_number(0, MAX_COVARIATES),
+            help=f"Covariates with the baseline included, 0 to {MAX_COVARIATES} (default: 1 + "
+            "the plan's covariates; count a categorical covariate's levels minus one).",
         ),
     ] = None,
     alpha: Annotated[
         float | None,
-        typer.Option("--alpha", min=1e-6, max=0.5, help="Significance level (default: plan)."),
+        typer.Option(
+            "--alpha",
+            parser=decimal_number(MIN_ALPHA, MAX_ALPHA),
+            help=f"Significance level, {MIN_ALPHA:g} to {MAX_ALPHA:g} (default: plan).",
+        ),
     ] = None,
     tests: Annotated[
         int,
         typer.Option(
-            "--tests", min=1, help="Tests corrected together: plan at alpha / tests (Bonferroni)."
+            "--tests",
+            parser=whole_number(1, MAX_TESTS),
+            help=f"Tests corrected together, 1 to {MAX_TESTS:,}: plan at alpha / tests "
+            "(Bonferroni).",
         ),
     ] = 1,
     convention: Annotated[
@@ -566,9 +696,13 @@ def power(
     ] = "gpower",
     simulations: Annotated[
         int,
-        typer.Option("--simulations", min=0, help="Monte Carlo replications per cell (0: off)."),
+        typer.Option(
+            "--simulations",
+            parser=whole_number(0, MAX_SIMULATIONS),
+            help=f"Monte Carlo replications per cell, 0 (off) to {MAX_SIMULATIONS:,}.",
+        ),
     ] = 10_000,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 0,
+    seed: SeedOpt = 0,
     out: Annotated[
         Path | None, typer.Option("--out", help="Also write the numbers to this JSON file.")
     ] = None,
@@ -648,8 +782,6 @@ def _print_power(
     target: float,
 ) -> None:
     from rich.table import Table
-
-    from alliance.power.analytic import MAX_N
 
     name = {"gpower": "G*Power", "pwr": "pwr"}[convention]
     corrected = f" (alpha / {tests} tests)" if tests > 1 else ""

@@ -51,10 +51,11 @@ class LoadedData:
     status: pd.DataFrame | None = None  # scoring status per score, for item-layout input
 
 
-def load_data(path: Path, mapping: Path | None = None) -> LoadedData:
+def load_data(path: Path, mapping: Path | None = None, decimal: str = ".") -> LoadedData:
     """Read, map, validate and (for item-level data) score one input file.
 
-    Raises ``DataError`` listing every problem when the file is not valid.
+    ``decimal`` is the decimal separator of numbers stored as text (``","`` for files from a
+    decimal-comma locale). Raises ``DataError`` listing every problem when the file is not valid.
     """
     raw = read_table(Path(path))
     if mapping is not None:
@@ -62,7 +63,7 @@ def load_data(path: Path, mapping: Path | None = None) -> LoadedData:
     layout = detect_layout(raw)
     if layout == "items":
         instruments = load_instruments()
-        items = validate_items(raw, instruments)
+        items = validate_items(raw, instruments, decimal)
         scored = score_items(items, instruments)
         return LoadedData(
             path=Path(path),
@@ -78,7 +79,7 @@ def load_data(path: Path, mapping: Path | None = None) -> LoadedData:
             items=items,
             status=scored.status,
         )
-    scores = validate_scored(raw)
+    scores = validate_scored(raw, decimal=decimal)
     return LoadedData(
         path=Path(path),
         sha256=raw.sha256,

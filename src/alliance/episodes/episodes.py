@@ -110,9 +110,12 @@ def build_episodes(scores: pd.DataFrame, rule: str = "first_mdma") -> EpisodeSet
         }
     )
     frame = keys.merge(first_rows, on=["participant_id", "phase"], how="left", sort=False)
-    frame = frame[list(scores.columns)]
-    for column in score_columns:
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    # Score columns become float arrays held in a dict and the frame is built once at the end:
+    # assigning thousands of columns one by one would fragment it (quadratic in columns).
+    numeric = {
+        column: pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64")
+        for column in score_columns
+    }
     # The open-label baseline is the end of the placebo phase when the open-label phase has none.
     randomized = (
         first_rows.loc[first_rows["phase"] == RANDOMIZED]
@@ -124,19 +127,27 @@ def build_episodes(scores: pd.DataFrame, rule: str = "first_mdma") -> EpisodeSet
     for column in score_columns:
         score, timepoint = column.split("__", 1)
         fallback = f"{score}__{POST}"
-        if timepoint != BASELINE or fallback not in randomized.columns:
+        if timepoint != BASELINE or fallback not in randomized.columns or not crossover.any():
             continue
         earlier = pd.to_numeric(randomized[fallback], errors="coerce").to_numpy(dtype="float64")
-        fill = crossover & frame[column].isna().to_numpy() & ~np.isnan(earlier)
+        fill = crossover & np.isnan(numeric[column]) & ~np.isnan(earlier)
         if fill.any():
-            frame.loc[fill, column] = earlier[fill]
+            numeric[column] = np.where(fill, earlier, numeric[column])
             borrowed[fill] = [f"{b},{score}" if b else score for b in borrowed[fill]]
-    frame["episode_phase"] = frame["phase"]
-    frame["baseline_borrowed"] = pd.Series(borrowed, index=frame.index, dtype="str")
-    leading = ["participant_id", "arm", "episode_phase", "baseline_borrowed"]
-    rest = [c for c in frame.columns if c not in leading and c != "phase"]
-    frame = frame[leading + rest].reset_index(drop=True)
-    return EpisodeSet(frame=frame, excluded=excluded)
+    frame = frame.reset_index(drop=True)
+    leading = {
+        "participant_id": frame["participant_id"],
+        "arm": frame["arm"],
+        "episode_phase": frame["phase"],
+        "baseline_borrowed": pd.Series(borrowed, index=frame.index, dtype="str"),
+    }
+    rest = {
+        column: numeric[column] if column in numeric else frame[column]
+        for column in scores.columns
+        if column not in leading and column != "phase"
+    }
+    out = pd.DataFrame({**leading, **rest}, index=frame.index)
+    return EpisodeSet(frame=out, excluded=excluded)
 
 
 def episode_items(
@@ -166,11 +177,10 @@ def episode_items(
         for pid, score in borrowed_scores
         if score in inst.score_names
     }
-    pairs = pd.Series(
-        list(zip(items["participant_id"].astype(str), items["instrument"], strict=True)),
-        index=items.index,
+    pairs = pd.MultiIndex.from_arrays(
+        [items["participant_id"].astype(str), items["instrument"].astype(str)]
     )
-    is_borrowed = pairs.map(lambda pair: pair in borrowed)
+    is_borrowed = pd.Series(pairs.isin(list(borrowed)), index=items.index)
     drop = is_borrowed.loc[own.index] & (own["timepoint"] == BASELINE)
     stand_in = items.loc[
         is_borrowed & (items["phase"] == RANDOMIZED) & (items["timepoint"] == POST)

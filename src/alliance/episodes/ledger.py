@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from alliance.episodes.episodes import EpisodeSet
@@ -129,11 +130,25 @@ def build_ledger(
 def participants_table(frame: pd.DataFrame) -> pd.DataFrame:
     """``participant_id, arm, phases, rows`` from an item or scored frame."""
     grouped = frame.groupby("participant_id", sort=True)
+    ids = grouped.size()
+    # Which phases each participant has, as a bit mask over the (few) phase labels, so the
+    # label list is joined once per distinct combination rather than once per participant.
+    phase_codes, phase_labels = pd.factorize(frame["phase"], sort=True)
+    present = pd.DataFrame({j: phase_codes == j for j in range(len(phase_labels))})
+    has = present.groupby(frame["participant_id"].to_numpy(), sort=True).max()
+    masks = pd.Series(
+        (has.to_numpy(dtype=np.int64) << np.arange(len(phase_labels))).sum(axis=1),
+        index=has.index,
+    )
+    names = {
+        m: ",".join(str(label) for j, label in enumerate(phase_labels) if m >> j & 1)
+        for m in masks.unique()
+    }
     return pd.DataFrame(
         {
-            "participant_id": list(grouped.groups),
+            "participant_id": ids.index.to_numpy(dtype=object),
             "arm": grouped["arm"].first().to_numpy(),
-            "phases": grouped["phase"].agg(lambda s: ",".join(sorted(set(s)))).to_numpy(),
-            "rows": grouped.size().to_numpy(),
+            "phases": masks.map(names).to_numpy(dtype=object),
+            "rows": ids.to_numpy(),
         }
     )

@@ -60,6 +60,9 @@ from scipy import integrate, special
 from alliance.models.ols import COLLINEARITY_TOL
 
 MEDIUM = math.sqrt(2.0) / 4.0  # BayesFactor's rscaleCont = "medium"
+# Largest prior scale r accepted: r²N/2 must stay finite (1e308² overflows), and past this the
+# prior puts all its mass on effects no data could show, so the BF is the prior's alone.
+MAX_RSCALE = 1e6
 
 # Breakpoints around the peak, in units of the peak's width in u = log g: quad then sees the
 # peak even when N is large and it is narrow, and the infinite tails start where the integrand
@@ -113,9 +116,9 @@ def _log_bf_vs_null(c: float, n: int, p: int, rscale: float) -> float:
         raise ValueError(f"{p} predictors need more than {p + 1} cases and p ≥ 0, not N = {n}")
     if not 0.0 < c <= 1.0:
         raise ValueError(f"R² must lie in [0, 1), not {1.0 - c}")
-    if not rscale > 0.0:
-        raise ValueError(f"the prior scale must be positive, not {rscale}")
-    scale = rscale**2 * n / 2.0
+    if not 0.0 < rscale <= MAX_RSCALE:
+        raise ValueError(f"the prior scale must lie in (0, {MAX_RSCALE:g}], not {rscale}")
+    scale = rscale * rscale * n / 2.0
     mode, width = _peak(n, p, c, scale)
     peak = _log_integrand(mode, n, p, c, scale)
 

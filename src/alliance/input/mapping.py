@@ -64,10 +64,11 @@ class ColumnMapping:
 
 def _key(value: Any) -> str:
     """Label as matched: stripped, lower-cased, whole numbers without decimals ('1.0' is '1')."""
+    from alliance.validation.cells import plain_number
+
     text = cell_text(value).lower()
-    try:
-        number = float(text)
-    except ValueError:
+    number = plain_number(text)  # strictly: "0_1" is not the label "1"
+    if number is None:
         return text
     return str(int(number)) if number.is_integer() else text
 

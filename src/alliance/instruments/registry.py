@@ -72,6 +72,27 @@ class Instrument(BaseModel):
         names = tuple(s.name for s in self.scores)
         return names + ((self.symptom_count.name,) if self.symptom_count else ())
 
+    def score_ranges(self) -> dict[str, tuple[float, float]]:
+        """The range each score can take, from the response range and the items it counts.
+
+        A unit of several parts (CAPS-IV: frequency + intensity) spans the parts' summed range;
+        a sum spans its units' summed range (prorating keeps it inside: it scales the mean of
+        the units present); a mean, its units' range; a symptom count, 0 to its units.
+        Reverse keying reflects within the response range, so it changes no range.
+        """
+        parts = {u: len(self.units.get(u, (u,))) for u in self.unit_codes}
+        low, high = self.response_min, self.response_max
+        ranges: dict[str, tuple[float, float]] = {}
+        for score in self.scores:
+            counts = [parts[u] for u in score.items]
+            if score.method == "sum":
+                ranges[score.name] = (low * sum(counts), high * sum(counts))
+            else:
+                ranges[score.name] = (low * min(counts), high * max(counts))
+        if self.symptom_count is not None:
+            ranges[self.symptom_count.name] = (0.0, float(len(self.unit_codes)))
+        return ranges
+
     @model_validator(mode="after")
     def _consistent(self) -> Instrument:
         problems = []

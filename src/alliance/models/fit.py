@@ -27,6 +27,10 @@ from alliance.instruments.labels import missing_text
 from alliance.models.ols import OLSFit, alliance_term_stats, fit_ols
 from alliance.models.plan import AnalysisPlan, InferenceSpec, ModelSpec
 
+# A case whose leverage is 1 up to rounding fits its own coefficient exactly (a dummy that is 1 for
+# that case alone): its residual is 0 and HC3, Cook's distance and DFBETA divide by 1 − h = 0.
+LEVERAGE_TOL = 1e-8
+
 
 @dataclass(frozen=True)
 class ModelData:
@@ -200,6 +204,16 @@ def fit_model(
     """
     inference = inference or InferenceSpec(permutations=0, bootstrap=0, bayes_factor=False)
     keep = [i for i in range(data.X.shape[1]) if i != data.term]
+    n, p = data.X.shape
+    if p < n < p + 2:
+        # Leave-one-out influence refits every model without each participant in turn: with
+        # n = p + 1 each refit is an exact fit with no residual degrees of freedom.
+        raise AnalysisError(
+            data.spec.key,
+            f"has {n} complete cases for {p} coefficients; at least {p + 2} are needed so that "
+            "the model can still be estimated without any one participant (influence). Fix: "
+            "check the ledger for why participants were excluded, or drop a covariate",
+        )
     try:
         fit = fit_ols(data.y, data.X, data.names, alpha=alpha)
         reduced = fit_ols(data.y, data.X[:, keep], [data.names[i] for i in keep], alpha=alpha)
@@ -210,6 +224,16 @@ def fit_model(
             "Fix: check the ledger for why participants were excluded, or drop this model "
             "or covariate from the plan",
         ) from None
+    alone = np.flatnonzero(fit.leverage > 1.0 - LEVERAGE_TOL)
+    if len(alone):
+        ids = ", ".join(f"'{data.participant_ids[i]}'" for i in alone[:5])
+        raise AnalysisError(
+            data.spec.key,
+            f"participant(s) {ids} each determine a coefficient on their own (leverage 1, e.g. "
+            "the only participant in a level of a categorical covariate), so their residual is 0 "
+            "and robust standard errors and influence are undefined. Fix: merge rare covariate "
+            "levels, or drop that covariate from the plan",
+        )
     stats = alliance_term_stats(fit, reduced, data.names[data.term])
     checks = diagnostics(fit, data.X, data.participant_ids, data.column_terms)
     extras = robust_companions(data, fit, inference, 1.0 - alpha, seed)

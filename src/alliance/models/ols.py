@@ -12,6 +12,7 @@ values are the row sums of Q², which keeps full accuracy when predictors are ne
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,14 @@ from scipy import stats
 # columns is below this fraction of its norm: the tolerance of R's lm() (dqrdc2, tol = 1e-7),
 # so a design R fits is fitted here and one R would drop a column from is refused.
 COLLINEARITY_TOL = 1e-7
+# A fit whose residual sum of squares is below this fraction of the outcome's total sum of squares
+# (residual SD under a millionth of the outcome's SD) is exact up to rounding: its standard errors,
+# t and p are rounding noise and 1 − R² is zero or nearly, so the model is refused. R's lm()
+# fits it with the warning "essentially perfect fit: summary may be unreliable". No two measured
+# scores agree that closely; an outcome that is a copy or a linear function of a predictor does.
+PERFECT_FIT_TOL = 1e-12
+# Values beyond this magnitude square past a double's range when sums of squares are formed.
+MAX_ABS_VALUE = 1e150
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,6 +123,13 @@ def _check_inputs(y: np.ndarray, X: np.ndarray, names: Sequence[str]) -> None:
         raise ValueError(f"names has {len(names)} entries for {p} columns of X")
     if not (np.all(np.isfinite(y)) and np.all(np.isfinite(X))):
         raise ValueError("y and X must be finite: select complete cases before fitting")
+    if max(float(np.max(np.abs(y), initial=0.0)), float(np.max(np.abs(X), initial=0.0))) > (
+        MAX_ABS_VALUE
+    ):
+        raise ValueError(
+            f"values beyond ±{MAX_ABS_VALUE:g} cannot be fitted (their squares overflow): "
+            "check the data for a wrong value or unit"
+        )
     if n <= p:
         raise ValueError(
             f"too few cases: n = {n} for {p} coefficients leaves no residual degrees of freedom "
@@ -148,8 +164,9 @@ def fit_ols(y: np.ndarray, X: np.ndarray, names: Sequence[str], alpha: float = 0
     Raises
     ------
     ValueError
-        When n ≤ p, when values are missing or infinite, or when a column of X is a linear
-        combination of the others (the message names it).
+        When n ≤ p, when values are missing, infinite or beyond ±1e150, when a column of X
+        is a linear combination of the others (the message names it), or when the fit is exact
+        (residual sum of squares at most 1e-12 of the total: R² = 1 up to rounding).
 
     References
     ----------
@@ -186,6 +203,15 @@ def fit_ols(y: np.ndarray, X: np.ndarray, names: Sequence[str], alpha: float = 0
     residuals = y - fitted
     df_resid = n - p
     rss = float(residuals @ residuals)
+    constant = _constant_columns(X)
+    has_intercept = bool(np.any(constant & (X[0] != 0)))
+    total = float(np.sum((y - y.mean()) ** 2)) if has_intercept else float(y @ y)
+    if rss <= PERFECT_FIT_TOL * total:
+        raise ValueError(
+            f"the model fits the {n} cases exactly (R² = 1, no residual variance), so its "
+            "standard errors, t and p cannot be estimated; the outcome is a linear function of "
+            "the predictors (is a column a copy of another, or the outcome itself?)"
+        )
     sigma2 = rss / df_resid
     r_inv = scipy.linalg.solve_triangular(r, np.eye(p))
     unscaled = r_inv @ r_inv.T
@@ -195,9 +221,6 @@ def fit_ols(y: np.ndarray, X: np.ndarray, names: Sequence[str], alpha: float = 0
     p_value = 2.0 * stats.t.sf(np.abs(t), df_resid)
     half_width = stats.t.ppf(1.0 - alpha / 2.0, df_resid) * std_error
 
-    constant = _constant_columns(X)
-    has_intercept = bool(np.any(constant & (X[0] != 0)))
-    total = float(np.sum((y - y.mean()) ** 2)) if has_intercept else float(y @ y)
     r_squared = 1.0 - rss / total
     adj_r_squared = 1.0 - (1.0 - r_squared) * (n - int(has_intercept)) / df_resid
 
@@ -263,8 +286,9 @@ def alliance_term_stats(full: OLSFit, reduced: OLSFit, term: str) -> dict[str, f
         )
     t = float(full.t[j])
     delta = full.r_squared - reduced.r_squared
+    unexplained = 1.0 - full.r_squared  # > 0: fit_ols refuses exact fits
     return {
         "partial_r": t / float(np.sqrt(t * t + full.df_resid)),
         "delta_r_squared": delta,
-        "f_squared": delta / (1.0 - full.r_squared),
+        "f_squared": delta / unexplained if unexplained > 0 else math.inf,
     }

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from alliance.errors import PlanError
 from alliance.input.opening import read_input_text
+from alliance.limits import MAX_ALPHA, MAX_BF_RSCALE, MAX_RESAMPLES, MIN_ALPHA
 
 AdjustMethod = Literal["holm", "bonferroni", "hochberg", "bh", "by", "none"]
 Family = Literal["all", "per_outcome"]
@@ -72,16 +73,20 @@ class MultiplicitySpec(_Strict):
 class InferenceSpec(_Strict):
     """Robust companions to the classical OLS test of each alliance term."""
 
-    permutations: int = Field(default=10_000, ge=0)  # Freedman–Lane; 0 switches it off
-    adjust_permutation_p: bool = False  # apply the plan's correction to permutation p too
-    bootstrap: int = Field(default=10_000, ge=0)  # case resamples for BCa intervals; 0: off
-    bayes_factor: bool = True  # JZS bf10 for adding the alliance term
-    bf_rscale: float = Field(default=2**0.5 / 4, gt=0)  # BayesFactor's rscaleCont "medium"
+    # Numbers are strict: TOML has numbers, so "1_000" or true where a count belongs is a mistake.
+    permutations: int = Field(default=10_000, ge=0, le=MAX_RESAMPLES, strict=True)  # 0: off
+    adjust_permutation_p: bool = Field(default=False, strict=True)  # correct permutation p too
+    bootstrap: int = Field(default=10_000, ge=0, le=MAX_RESAMPLES, strict=True)  # BCa; 0: off
+    bayes_factor: bool = Field(default=True, strict=True)  # JZS bf10 for adding the alliance term
+    # BayesFactor's rscaleCont "medium"; bounded so r²N/2 stays a modest finite number.
+    bf_rscale: float = Field(
+        default=2**0.5 / 4, gt=0, le=MAX_BF_RSCALE, strict=True, allow_inf_nan=False
+    )
 
 
 class AnalysisPlan(_Strict):
     name: str = "custom plan"
-    alpha: float = Field(default=0.05, gt=0, lt=1)
+    alpha: float = Field(default=0.05, ge=MIN_ALPHA, le=MAX_ALPHA, strict=True, allow_inf_nan=False)
     episode_rule: EpisodeRule = "first_mdma"
     missing_data: MissingData = "complete_cases"
     covariates: tuple[str, ...] = ()
@@ -187,7 +192,108 @@ def _problem(err: Any) -> str:
     return f"{where}: {err['msg']} (found {err.get('input')!r}). Fix: correct the value"
 
 
+def _repeated(values: list[str]) -> dict[str, list[int]]:
+    """Values given more than once, with the positions of every copy."""
+    where: dict[str, list[int]] = {}
+    for i, value in enumerate(values):
+        where.setdefault(value, []).append(i)
+    return {v: positions for v, positions in where.items() if len(positions) > 1}
+
+
+def _positions(positions: list[int]) -> str:
+    return ", ".join(str(i) for i in positions)
+
+
+def model_problems(plan: AnalysisPlan) -> list[str]:
+    """What makes the plan's models ill-posed, though every entry is valid on its own.
+
+    - a model declared twice (same outcome, predictor and timepoint once case and surrounding
+      spaces are ignored) would be fitted repeatedly and counted as separate tests by the
+      multiplicity correction;
+    - an outcome that is also a predictor, an outcome whose baseline is its post timepoint, or a
+      covariate that is a model's outcome, baseline or predictor puts one variable on both sides
+      of a model, or twice on one side.
+    """
+    messages = []
+    again = "would fit the same models more than once and count them as separate tests"
+    for score, at in _repeated([o.score for o in plan.outcomes]).items():
+        messages.append(
+            f"outcomes: '{score}' is listed {len(at)} times (entries {_positions(at)}; case and "
+            f"spaces are ignored), which {again}. Fix: list each outcome once"
+        )
+    for i, outcome in enumerate(plan.outcomes):
+        if outcome.baseline == outcome.post:
+            messages.append(
+                f"outcomes.{i}: baseline and post are both '{outcome.post}', so the outcome "
+                "would be its own covariate. Fix: give the baseline and post timepoints"
+            )
+    for i, predictor in enumerate(plan.predictors):
+        for timepoint, at in _repeated(list(predictor.timepoints)).items():
+            messages.append(
+                f"predictors.{i}.timepoints: '{timepoint}' is listed {len(at)} times (entries "
+                f"{_positions(at)}; case and spaces are ignored), which {again}. Fix: list each "
+                "timepoint once"
+            )
+    seen: dict[tuple[str, str], int] = {}
+    for i, predictor in enumerate(plan.predictors):
+        for timepoint in dict.fromkeys(predictor.timepoints):
+            first = seen.setdefault((predictor.score, timepoint), i)
+            if first != i:
+                messages.append(
+                    f"predictors.{i}: '{predictor.score}' at '{timepoint}' is already in "
+                    f"predictors.{first}, which {again}. Fix: list each timepoint of a "
+                    "predictor once"
+                )
+    outcomes = {o.score for o in plan.outcomes}
+    for i, predictor in enumerate(plan.predictors):
+        if predictor.score in outcomes:
+            messages.append(
+                f"predictors.{i}.score: '{predictor.score}' is also an outcome of the plan, so "
+                "a model would predict a score from itself. Fix: predict the outcomes from an "
+                "alliance score (e.g. 'wai')"
+            )
+    for covariate, at in _repeated(list(plan.covariates)).items():
+        messages.append(
+            f"covariates: '{covariate}' is listed {len(at)} times (entries {_positions(at)}). "
+            "Fix: list each covariate once"
+        )
+    predictors = {p.score for p in plan.predictors}
+    for covariate in dict.fromkeys(plan.covariates):
+        role = "an outcome" if covariate in outcomes else "a predictor"
+        if covariate in outcomes | predictors:
+            messages.append(
+                f"covariates: '{covariate}' is {role} of the plan. Fix: remove it from the "
+                "covariates (each model already adjusts for its outcome's baseline)"
+            )
+            continue
+        clashes = [
+            (m.key, what)
+            for m in plan.model_specs()
+            for what, column in (
+                ("outcome", m.response_column),
+                ("baseline", m.baseline_column),
+                ("predictor", m.predictor_column),
+            )
+            if covariate == column
+        ]
+        if clashes:
+            named = "; ".join(f"the {what} of model {key}" for key, what in clashes[:3])
+            more = f" and {len(clashes) - 3} more" if len(clashes) > 3 else ""
+            messages.append(
+                f"covariates: '{covariate}' is {named}{more}, so that variable would enter the "
+                "model twice. Fix: remove it from the covariates"
+            )
+    return messages
+
+
 def _validate(data: dict[str, Any], source: str) -> AnalysisPlan:
+    plan = _validate_entries(data, source)
+    if problems := model_problems(plan):
+        raise PlanError(source, problems)
+    return plan
+
+
+def _validate_entries(data: dict[str, Any], source: str) -> AnalysisPlan:
     try:
         return AnalysisPlan.model_validate(data)
     except ValidationError as exc:

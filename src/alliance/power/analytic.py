@@ -35,8 +35,9 @@ from collections.abc import Callable
 
 from scipy import integrate, special, stats
 
+from alliance.limits import MAX_N
+
 CONVENTIONS = ("gpower", "pwr")
-MAX_N = 100_000  # sample sizes searched for a target power stop here
 
 
 def f2_from_partial_r(r: float) -> float:

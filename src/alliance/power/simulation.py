@@ -4,7 +4,9 @@ Each replication draws a trial of N participants, fits ``post ~ covariates + all
 squares and tests the alliance coefficient with the model's t test. Replications are computed in
 batches with stacked QR decompositions (no Python loop over replications calling a model
 library), drawn in chunks of fixed size, chunk ``c`` from ``default_rng([seed, c])``, so a seed
-gives the same power whatever batch size or thread count computes it.
+gives the same power whatever batch size or thread count computes it. For large N a chunk's
+trials are drawn in smaller batches from the chunk's stream (:func:`batch_size`, a function of N
+and k alone), so memory stays bounded (64 MB of design matrices) at any N.
 
 - Random design: covariates and alliance are drawn anew in every replication (standard normal,
   independent) and post = β·alliance + error, with β = ρ/√(1 − ρ²) so that the population
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from alliance.inference.streams import Seed, seeded_chunks
+from alliance.inference.streams import CHUNK, Seed, seeded_chunks
 from alliance.power.analytic import check_design, denominator_df
 
 
@@ -61,6 +63,17 @@ def random_trials(
     return beta * X[..., -1] + rng.standard_normal((size, n)), X
 
 
+# Design matrices drawn at once stay below this many bytes (their QR takes about as much again),
+# so N = 100,000 needs 64 MB, not the 2.4 GB of a whole chunk of 1,024 trials.
+BATCH_BYTES = 64 * 2**20
+
+
+def batch_size(n: int, k: int) -> int:
+    """Trials drawn at once for N = ``n`` and ``k`` covariates: a function of the design alone,
+    so the draws (and the power) for a seed never depend on the machine."""
+    return max(1, min(CHUNK, BATCH_BYTES // (8 * n * (k + 2))))
+
+
 def _rejections(
     draw: Callable[[np.random.Generator, int], tuple[np.ndarray, np.ndarray]],
     n: int,
@@ -75,9 +88,13 @@ def _rejections(
         raise ValueError(f"simulations must be 1 or more, not {simulations}")
     critical = stats.t.isf(alpha / 2, denominator_df(n, k))
     rejections = 0
+    batch = batch_size(n, k)
     for size, rng in seeded_chunks(simulations, seed):
-        y, X = draw(rng, size)
-        rejections += int(np.sum(np.abs(alliance_t(y, X)) > critical))
+        # A chunk's trials are drawn in batches from its one stream; below the memory budget
+        # the batch is the whole chunk, so small designs draw exactly as an unbatched loop.
+        for start in range(0, size, batch):
+            y, X = draw(rng, min(batch, size - start))
+            rejections += int(np.sum(np.abs(alliance_t(y, X)) > critical))
     power = rejections / simulations
     return SimulatedPower(power, math.sqrt(power * (1 - power) / simulations), simulations)
 

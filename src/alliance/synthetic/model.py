@@ -42,7 +42,9 @@ class Counts:
 
 def design_counts(design: Design) -> Counts:
     """Arm sizes by largest remainder (ties to MDMA), crossovers rounded half up."""
-    share = design.arms[0] / sum(design.arms)
+    # Scaled by the larger weight first: 1e308 + 1e308 overflows to inf, and 1e308 / inf is 0.
+    largest = max(design.arms)
+    share = (design.arms[0] / largest) / (design.arms[0] / largest + design.arms[1] / largest)
     exact = design.n * share
     mdma = int(np.floor(exact))
     if exact - mdma >= 0.5:

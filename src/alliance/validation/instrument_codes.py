@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 _ROMAN = {"I": "1", "II": "2", "III": "3", "IV": "4", "V": "5"}
-_ITEM = re.compile(r"^0*(\d+)(?:\.0*)?([a-z]*)$")
+# ASCII digits only: \d would also match Arabic-Indic or full-width digits.
+_ITEM = re.compile(r"0*([0-9]+)(?:\.0*)?([a-z]*)")
 
 
 class InstrumentLike(Protocol):
@@ -63,7 +64,7 @@ def item_label(text: str) -> str:
     """An item code as the definitions write it: ``' 01 '`` -> ``'1'``, ``'1.0'`` -> ``'1'``,
     ``'01F'`` -> ``'1f'``; anything else lower-cased and stripped."""
     lowered = text.strip().lower()
-    match = _ITEM.match(lowered)
+    match = _ITEM.fullmatch(lowered)
     if match is None:
         return lowered
     return str(int(match.group(1))) + match.group(2)

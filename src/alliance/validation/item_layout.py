@@ -33,7 +33,9 @@ from alliance.validation.cells import (
     Codes,
     blank_problems,
     categorical_column,
-    parse_numbers,
+    names_text,
+    number_problems,
+    read_numbers,
     row_problems,
     text_codes,
     timepoint_label,
@@ -277,7 +279,9 @@ def _labels_column(codes: Codes) -> pd.Series:
 
 
 def validate_items(
-    raw: RawTable, instruments: Mapping[str, InstrumentLike] | None = None
+    raw: RawTable,
+    instruments: Mapping[str, InstrumentLike] | None = None,
+    decimal: str = ".",
 ) -> pd.DataFrame:
     """Check an item-layout table and return the item frame.
 
@@ -287,6 +291,9 @@ def validate_items(
         The table as read (:func:`alliance.input.readers.read_table`), after any mapping.
     instruments
         Instrument definitions by code; default :func:`alliance.instruments.registry.load_instruments`.
+    decimal
+        The decimal separator of responses written as text: ``"."`` or ``","``
+        (``--decimal-comma``).
 
     Returns
     -------
@@ -312,18 +319,16 @@ def validate_items(
     codes = _read_columns(frame, instruments, problems)
     values = np.full(len(frame), np.nan)
     if "value" in frame:
-        values, not_number = parse_numbers(frame["value"], raw.value_labels.get("value"))
-        problems.extend(
-            "non-numeric value",
-            row_problems(
-                frame,
-                not_number,
-                file=raw.name,
-                column="value",
-                what="response is not a number",
-                fix="write the response as a number, or leave the cell blank to mark it missing",
-            ),
+        parsed = read_numbers(frame["value"], raw.value_labels.get("value"), decimal)
+        number_problems(
+            frame,
+            parsed,
+            problems,
+            column="value",
+            noun="response",
+            fix="write the response as a number, or leave the cell blank to mark it missing",
         )
+        values = parsed.values
     keep = np.ones(len(frame), dtype=bool)
     warnings: list[str] = []
     if "instrument" in codes:
@@ -346,8 +351,8 @@ def validate_items(
     ignored = [c for c in frame.columns if c not in (*REQUIRED, *OPTIONAL, SOURCE_ROW)]
     if ignored:
         warnings.append(
-            f"{raw.name}: column(s) {', '.join(repr(c) for c in ignored)} are not part of the item "
-            "layout and were not used"
+            f"{raw.name}: {len(ignored):,} column(s) are not part of the item layout and were "
+            f"not used: {names_text(ignored)}"
         )
     if not keep.all():
         out = out.loc[keep].reset_index(drop=True)
