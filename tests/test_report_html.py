@@ -210,7 +210,7 @@ def test_robustness_table_renders_whatever_keys_are_present(analysis):
     robust = tables["robustness"]
     heads = [to_text(c) for c in robust.columns]
     assert heads == [
-        "Alliance measured at",
+        "Alliance timepoint",
         "b",
         "SE",
         "p",
@@ -234,7 +234,7 @@ def test_robustness_table_renders_whatever_keys_are_present(analysis):
     # Every analysis carries HC3 for the alliance term, so the table is always there.
     default = {t.key: t for t in report_tables(analysis)}["robustness"]
     assert [to_text(c) for c in default.columns] == [
-        "Alliance measured at", "b", "SE", "p", "HC3 SE", "HC3 p", "BCa bootstrap 95% CI",
+        "Alliance timepoint", "b", "SE", "p", "HC3 SE", "HC3 p", "BCa bootstrap 95% CI",
         "Permutation p", "BF10",
     ]  # fmt: skip
 
