@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,10 +16,12 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape as escape_markup
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from alliance import __version__
 from alliance.errors import AllianceError
+from alliance.safe_text import terminal_text
 
 app = typer.Typer(
     name="alliance",
@@ -35,7 +38,7 @@ app = typer.Typer(
 
 stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
-_state = {"debug": False}
+_state: dict[str, Any] = {"debug": False, "stage": ""}
 
 MAX_PROBLEM_LINES = 200
 
@@ -60,16 +63,48 @@ def main_options(
 
 
 @contextmanager
+def _library_warnings() -> Iterator[None]:
+    """Warnings of numpy, scipy, pandas and matplotlib never reach the user as such.
+
+    An overflow in alliance's own arithmetic means a statistic is wrong (t = 0 from an infinite
+    sum of squares): it stops the command with a message before anything is written. Every
+    other library warning (a division by zero in a leave-one-out refit of a tiny sample, whose
+    infinite or missing value the report shows as such; pandas performance and deprecation
+    notices; a glyph matplotlib lacks) means nothing the user can act on and is silenced.
+    ``--debug`` shows them all, as Python would.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("default" if _state["debug"] else "ignore")
+        warnings.filterwarnings(
+            "error", message="overflow encountered", category=RuntimeWarning, module=r"alliance\."
+        )
+        try:
+            yield
+        except RuntimeWarning as exc:
+            if _state["debug"]:
+                raise
+            stage = f" while {_state['stage']}" if _state["stage"] else ""
+            raise AllianceError(
+                f"a number overflowed{stage} ({exc}), so the results would be wrong and nothing "
+                "was written. Fix: check the data for extreme values (such as 1e300) and give "
+                "every score in its instrument's units"
+            ) from None
+
+
+@contextmanager
 def _reported_errors() -> Iterator[None]:
-    """Bad input ends in a clear message and exit status 1, never in a traceback."""
+    """Bad input ends in a clear message and exit status 1, never in a traceback; library
+    warnings are handled by :func:`_library_warnings`."""
+    _state["stage"] = ""
     try:
-        yield
+        with _library_warnings():
+            yield
     except AllianceError as exc:
         if _state["debug"]:
             raise
         lines = exc.lines()
         for line in lines[:MAX_PROBLEM_LINES]:
-            stderr.print(f"error: {line}", markup=False)
+            stderr.print(f"error: {terminal_text(line)}", markup=False)
         if len(lines) > MAX_PROBLEM_LINES:
             stderr.print(
                 f"error: ... and {len(lines) - MAX_PROBLEM_LINES} more problems not shown",
@@ -93,6 +128,7 @@ def _progress(description: str) -> Iterator[Callable[[str], None]]:
         task = progress.add_task(description, total=None)
 
         def update(stage: str) -> None:
+            _state["stage"] = f"{description}: {stage}"
             progress.update(task, description=f"{description}: {stage}")
 
         yield update
@@ -136,7 +172,8 @@ def validate(data: DataArg, mapping: MappingOpt = None) -> None:
 
 def _print_ledger_summary(loaded: Any, ledger: Any) -> None:
     synthetic = " [bold magenta](SYNTHETIC data)[/]" if loaded.synthetic else ""
-    stdout.print(f"[bold]{loaded.path.name}[/]: valid {loaded.layout} layout{synthetic}")
+    name = escape_markup(terminal_text(loaded.path.name))
+    stdout.print(f"[bold]{name}[/]: valid {loaded.layout} layout{synthetic}")
     duplicates = f", {ledger.rows_duplicate} identical duplicates kept once" * bool(
         ledger.rows_duplicate
     )
@@ -145,13 +182,16 @@ def _print_ledger_summary(loaded: Any, ledger: Any) -> None:
         f"{ledger.rows_missing_value} blank (missing items){duplicates}"
     )
     for warning in loaded.warnings:
-        stderr.print(f"warning: {warning}", markup=False)
+        stderr.print(f"warning: {terminal_text(warning)}", markup=False)
     stdout.print(
         f"  participants: {ledger.participants_in} in, {ledger.episodes} with an MDMA episode, "
         f"{len(ledger.excluded())} excluded"
     )
     for entry in ledger.excluded():
-        stdout.print(f"    excluded {entry['participant_id']}: {entry['reason']}", markup=False)
+        stdout.print(
+            terminal_text(f"    excluded {entry['participant_id']}: {entry['reason']}"),
+            markup=False,
+        )
 
 
 @app.command()
@@ -176,7 +216,7 @@ def score(
         loaded = load_data(data, mapping)
         progress("writing")
         write_table(loaded.scores, out, synthetic=loaded.synthetic)
-    stdout.print(f"wrote {out} ({len(loaded.scores)} rows)")
+    stdout.print(terminal_text(f"wrote {out} ({len(loaded.scores)} rows)"), markup=False)
 
 
 @app.command()
@@ -263,9 +303,10 @@ def analyze(
         stdout.print(
             f"  {model.spec.outcome.score} ~ {model.spec.predictor.score}@{model.spec.timepoint}: "
             f"n={model.fit.n}, b={model.fit.estimate[j]:.3f}, p={model.fit.p[j]:.4f}, "
-            f"p_adj={model.p_adjusted:.4f} ({mark} {analysis_plan.multiplicity.method})"
+            f"p_adj={model.p_adjusted:.4f} ({mark} {analysis_plan.multiplicity.method})",
+            markup=False,
         )
-    stdout.print(f"results: {written}")
+    stdout.print(terminal_text(f"results: {written}"), markup=False)
 
 
 def _parse_arms(text: str | None) -> tuple[float, float] | None:

@@ -19,6 +19,9 @@ Rules a user can rely on:
 - Column names are compared case-insensitively: they are stripped and lower-cased, and two
   columns that then coincide are a problem. Entirely empty rows, and unnamed columns that are
   entirely empty, are ignored (a spreadsheet shows nothing there); anything else is kept.
+- A text cell of a .csv, .tsv or .xlsx file that starts with a single quote before ``=``, ``+``,
+  ``-``, ``@``, tab or carriage return loses that quote: it is how alliance's own outputs (and
+  Excel's convention) keep such text from being evaluated as a formula (:mod:`alliance.safe_text`).
 - Files are only ever opened for reading.
 """
 
@@ -40,6 +43,7 @@ import pandas as pd
 
 from alliance.errors import DataError, Problem
 from alliance.input.cells import cell_text
+from alliance.safe_text import may_hold_neutralised, unneutralise_frame, unneutralise_header
 from alliance.validation.problems import ProblemCollector
 
 SYNTHETIC_COLUMN = "synthetic"
@@ -473,6 +477,15 @@ def _finish(path: Path, header: list[Any], cells: pd.DataFrame) -> tuple[pd.Data
     return frame, synthetic
 
 
+def _spreadsheet_text(
+    suffix: str, data: bytes, header: list[Any], cells: pd.DataFrame
+) -> tuple[list[Any], pd.DataFrame]:
+    """Undo the formula neutralisation alliance's writers apply to spreadsheet formats."""
+    if suffix == ".xlsx" or (suffix in (".csv", ".tsv") and may_hold_neutralised(data)):
+        return unneutralise_header(header), unneutralise_frame(cells)
+    return header, cells
+
+
 def read_table(path: Path) -> RawTable:
     """Read a .csv, .tsv, .xlsx, .sav, .dta or .parquet file.
 
@@ -540,6 +553,7 @@ def read_table(path: Path) -> RawTable:
         ) from None
     if not header:
         raise _fail(file, "file is empty", "choose the file that holds the data")
+    header, cells = _spreadsheet_text(suffix, data, header, cells)
     frame, synthetic = _finish(path, header, cells)
     value_labels = {
         _column_name(k): v for k, v in labels.items() if _column_name(k) in frame.columns

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from alliance.episodes.ledger import Ledger
+from alliance.safe_text import plot_text
 
 ARM_LABELS = {"mdma": "MDMA", "placebo": "placebo"}
 SOURCE_LABELS = {
@@ -329,7 +330,7 @@ def flow_figure(counts: FlowCounts) -> Figure:
             ax.text(
                 box.x + PAD,
                 box.y + PAD + LINE * (i + 1) - 4,
-                text,
+                plot_text(text),
                 fontsize=size,
                 fontweight="bold" if bold else "normal",
                 va="baseline",
@@ -354,7 +355,7 @@ def flow_figure(counts: FlowCounts) -> Figure:
         ax.text(
             x,
             y,
-            text,
+            plot_text(text),
             fontsize=size,
             fontweight="bold",
             ha="center",
