@@ -171,14 +171,66 @@ def _mismatch(path: Path, kind: str) -> DataError:
             "open it in Excel, remove any password, and save it as an Excel workbook (.xlsx) "
             "or as CSV UTF-8 (.csv)"
         )
-    elif kind == "gzip":
-        fix = "decompress it first, then read the file inside"
+    elif kind in ("gzip", "zip"):
+        fix = "decompress it first (e.g. gunzip or unzip), then give the path of the file inside"
     else:
         fix = f"save the data as {label} ({path.suffix.lower()}) or as CSV UTF-8 (.csv)"
     return _fail(
         path.name,
         f"file is not a valid {label} file; it looks like {description}",
         fix,
+    )
+
+
+# Compressed files: what they are and the usual command that unpacks them.
+_COMPRESSED = {
+    ".gz": ("gzip", "gunzip"),
+    ".gzip": ("gzip", "gunzip"),
+    ".tgz": ("gzip", "tar -xzf"),
+    ".zip": ("zip", "unzip"),
+    ".bz2": ("bzip2", "bunzip2"),
+    ".xz": ("xz", "unxz"),
+    ".zst": ("zstd", "unzstd"),
+    ".7z": ("7-Zip", "7z x"),
+    ".tar": ("tar", "tar -xf"),
+    ".rar": ("RAR", "unrar x"),
+}
+_SUPPORTED = ", ".join(FORMATS)
+
+
+def _unsupported(path: Path) -> DataError:
+    """An extension alliance does not read: what it is and what to do, never a wrong rename."""
+    suffix = path.suffix.lower()
+    inner = Path(path.stem).suffix.lower()  # ".csv" of "trial.csv.gz"
+    if suffix in _COMPRESSED:
+        kind, command = _COMPRESSED[suffix]
+        if inner == ".tar":
+            kind, command = f"a tar archive, {kind}", "tar -xf"
+        inside = f" ('{path.stem}')" if inner in FORMATS else ""
+        return _fail(
+            path.name,
+            f"file is {kind}-compressed; alliance reads the data file itself, not an archive",
+            f"decompress it first (e.g. {command} '{path.name}') and give the path of the file "
+            f"inside{inside}; supported files are {_SUPPORTED}",
+        )
+    if suffix in (".xls", ".xlsm", ".xlsb", ".ods", ".numbers"):
+        return _fail(
+            path.name,
+            f"'{suffix}' workbooks are not supported",
+            f"open it in its spreadsheet program and save it as an Excel workbook (.xlsx) or as "
+            f"CSV UTF-8 (.csv); supported files are {_SUPPORTED}",
+        )
+    if inner in FORMATS:
+        rename = f"if it is a {FORMATS[inner]} file, rename it to '{path.stem}'"
+    else:
+        rename = (
+            f"if it is comma-separated text, rename it to '{path.stem}.csv' (tab-separated: "
+            f"'{path.stem}.tsv')"
+        )
+    return _fail(
+        path.name,
+        f"'{suffix or '(no extension)'}' files are not supported",
+        f"save the data as one of {_SUPPORTED}; {rename}",
     )
 
 
@@ -514,12 +566,7 @@ def read_table(path: Path) -> RawTable:
     if path.is_dir():
         raise _fail(file, "this is a folder, not a data file", "give the path of the data file")
     if suffix not in FORMATS:
-        raise _fail(
-            file,
-            f"'{suffix or '(no extension)'}' files are not supported",
-            f"save the data as one of {', '.join(FORMATS)}; if it is comma-separated text, "
-            f"rename it to '{path.stem}.csv'",
-        )
+        raise _unsupported(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
