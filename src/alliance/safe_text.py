@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -59,24 +60,38 @@ def unneutralise(text: str) -> str:
     return text[1:] if text[:1] == QUOTE and _is_formula_like(text[1:]) else text
 
 
-def _map_text_cells(frame: pd.DataFrame, change: Any) -> pd.DataFrame:
+def _text_columns(frame: pd.DataFrame) -> list[int]:
+    """Positions of the columns that may hold text (not numeric, not boolean)."""
+    return [
+        i
+        for i in range(frame.shape[1])
+        if not (
+            pd.api.types.is_numeric_dtype(frame.iloc[:, i])
+            or pd.api.types.is_bool_dtype(frame.iloc[:, i])
+        )
+    ]
+
+
+def _map_text_cells(frame: pd.DataFrame, change: Callable[[str], str]) -> pd.DataFrame:
     """``frame`` with ``change`` applied to every ``str`` cell and column name; numbers,
     missing values and numeric columns are left alone. Copies only when something changes."""
     out = frame
-    for position in range(frame.shape[1]):
-        series = frame.iloc[:, position]
-        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+    for position in _text_columns(frame):
+        # Text columns repeat a few values (IDs, phases, codes): judge each distinct value once.
+        codes, uniques = pd.factorize(frame.iloc[:, position], use_na_sentinel=True)
+        distinct = np.asarray(uniques, dtype=object)
+        changed = [change(v) if isinstance(v, str) else v for v in distinct]
+        if all(new is old or new == old for new, old in zip(changed, distinct, strict=True)):
             continue
-        values = series.to_numpy(dtype=object)
-        changed = np.fromiter(
-            (isinstance(v, str) and change(v) != v for v in values), bool, len(values)
-        )
-        if changed.any():
-            if out is frame:
-                out = frame.copy()
-            fixed = values.copy()
-            fixed[changed] = [change(v) for v in values[changed]]
-            out.isetitem(position, fixed)
+        if out is frame:
+            out = frame.copy()
+        table = np.empty(len(changed) + 1, dtype=object)
+        table[:-1] = changed
+        table[-1] = None  # missing cells (code -1) stay missing
+        fixed = table[codes]
+        missing = codes == -1
+        fixed[missing] = frame.iloc[:, position].to_numpy(dtype=object)[missing]
+        out.isetitem(position, fixed)
     names = [change(c) if isinstance(c, str) else c for c in frame.columns]
     if names != list(frame.columns):
         out = out.copy() if out is frame else out
@@ -112,11 +127,10 @@ def spreadsheet_csv(frame: pd.DataFrame, sep: str = ",") -> str:
     quoted.
     """
     safe = neutralise_frame(frame)
-    text_columns = [
-        c for c in range(safe.shape[1]) if not pd.api.types.is_numeric_dtype(safe.iloc[:, c])
-    ]
     has_cr = any(
-        safe.iloc[:, c].map(lambda v: isinstance(v, str) and "\r" in v).any() for c in text_columns
+        isinstance(v, str) and "\r" in v
+        for i in _text_columns(safe)
+        for v in pd.unique(safe.iloc[:, i])
     ) or any(isinstance(c, str) and "\r" in c for c in safe.columns)
     if has_cr:
         return safe.to_csv(index=False, sep=sep, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
