@@ -109,7 +109,8 @@ def parse_toml(text: str, source: str, fix: str) -> dict[str, Any]:
             source,
             [
                 f"arrays or tables are nested more than {MAX_TOML_DEPTH} levels deep, which no "
-                f"real file needs. Fix: {fix}"
+                "real file needs. Fix: check that this is the right file and remove the surplus "
+                "brackets, braces or dotted key parts"
             ],
         )
     return document
