@@ -264,8 +264,46 @@ def test_a_run_that_used_to_leak_warnings_prints_none(tiny_scores, tmp_path):
     result = _cli(*args, "--permutations", "200")
     assert result.returncode == 0, result.stderr
     assert "Warning" not in result.stderr, result.stderr
-    debug = _cli("--debug", *args, "--permutations", "200")
-    assert "RuntimeWarning" in debug.stderr  # --debug shows what was silenced
+
+
+def test_library_warnings_are_silenced_and_shown_with_debug(monkeypatch):
+    import warnings
+
+    from alliance import cli
+
+    def noisy() -> None:
+        with np.errstate(divide="warn"):
+            np.float64(1.0) / np.float64(0.0)
+        warnings.warn("glyph missing", UserWarning, stacklevel=1)
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        monkeypatch.setitem(cli._state, "debug", False)
+        with cli._library_warnings():
+            noisy()
+        assert seen == []
+        monkeypatch.setitem(cli._state, "debug", True)
+        with cli._library_warnings():
+            noisy()
+        assert {w.category for w in seen} == {RuntimeWarning, UserWarning}
+
+
+def test_an_overflow_in_our_arithmetic_is_an_error_naming_the_stage(monkeypatch):
+    from alliance import cli
+    from alliance.errors import AllianceError
+    from alliance.models.ols import fit_ols
+
+    rng = np.random.default_rng(0)
+    X = np.column_stack([np.ones(20), rng.normal(size=20)])
+    y = rng.normal(size=20) * 1e300
+    monkeypatch.setitem(cli._state, "debug", False)
+    monkeypatch.setitem(cli._state, "stage", "analysing: models")
+    with (
+        pytest.raises(AllianceError, match=r"overflowed while analysing: models.*Fix:"),
+        cli._library_warnings(),
+        np.errstate(all="warn"),
+    ):
+        fit_ols(y, X, ["intercept", "x"])
 
 
 def test_an_overflow_stops_the_run_with_a_message_not_warnings(tmp_path):
