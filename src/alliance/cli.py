@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape as escape_markup
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from alliance import __version__
@@ -33,6 +35,7 @@ from alliance.limits import (
     MAX_TESTS,
     MIN_ALPHA,
 )
+from alliance.safe_text import terminal_text
 
 # The pipeline's linear algebra is many small or memory-bound products, where a multi-threaded
 # BLAS gains nothing; on a busy machine its spinning threads made single calls a hundred times
@@ -56,7 +59,7 @@ app = typer.Typer(
 
 stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
-_state = {"debug": False}
+_state: dict[str, Any] = {"debug": False, "stage": ""}
 
 MAX_PROBLEM_LINES = 200
 
@@ -81,16 +84,48 @@ def main_options(
 
 
 @contextmanager
+def _library_warnings() -> Iterator[None]:
+    """Warnings of numpy, scipy, pandas and matplotlib never reach the user as such.
+
+    An overflow in alliance's own arithmetic means a statistic is wrong (t = 0 from an infinite
+    sum of squares): it stops the command with a message before anything is written. Every
+    other library warning (a division by zero in a leave-one-out refit of a tiny sample, whose
+    infinite or missing value the report shows as such; pandas performance and deprecation
+    notices; a glyph matplotlib lacks) means nothing the user can act on and is silenced.
+    ``--debug`` shows them all, as Python would.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("default" if _state["debug"] else "ignore")
+        warnings.filterwarnings(
+            "error", message="overflow encountered", category=RuntimeWarning, module=r"alliance\."
+        )
+        try:
+            yield
+        except RuntimeWarning as exc:
+            if _state["debug"]:
+                raise
+            stage = f" while {_state['stage']}" if _state["stage"] else ""
+            raise AllianceError(
+                f"a number overflowed{stage} ({exc}), so the results would be wrong and nothing "
+                "was written. Fix: check the data for extreme values (such as 1e300) and give "
+                "every score in its instrument's units"
+            ) from None
+
+
+@contextmanager
 def _reported_errors() -> Iterator[None]:
-    """Bad input ends in a clear message and exit status 1, never in a traceback."""
+    """Bad input ends in a clear message and exit status 1, never in a traceback; library
+    warnings are handled by :func:`_library_warnings`."""
+    _state["stage"] = ""
     try:
-        yield
+        with _library_warnings():
+            yield
     except AllianceError as exc:
         if _state["debug"]:
             raise
         lines = exc.lines()
         for line in lines[:MAX_PROBLEM_LINES]:
-            stderr.print(f"error: {line}", markup=False)
+            stderr.print(f"error: {terminal_text(line)}", markup=False)
         if len(lines) > MAX_PROBLEM_LINES:
             stderr.print(
                 f"error: ... and {len(lines) - MAX_PROBLEM_LINES} more problems not shown",
@@ -114,6 +149,7 @@ def _progress(description: str) -> Iterator[Callable[[str], None]]:
         task = progress.add_task(description, total=None)
 
         def update(stage: str) -> None:
+            _state["stage"] = f"{description}: {stage}"
             progress.update(task, description=f"{description}: {stage}")
 
         yield update
@@ -282,7 +318,8 @@ def validate(
 
 def _print_ledger_summary(loaded: Any, ledger: Any) -> None:
     synthetic = " [bold magenta](SYNTHETIC data)[/]" if loaded.synthetic else ""
-    stdout.print(f"[bold]{loaded.path.name}[/]: valid {loaded.layout} layout{synthetic}")
+    name = escape_markup(terminal_text(loaded.path.name))
+    stdout.print(f"[bold]{name}[/]: valid {loaded.layout} layout{synthetic}")
     duplicates = f", {ledger.rows_duplicate} identical duplicates kept once" * bool(
         ledger.rows_duplicate
     )
@@ -291,13 +328,16 @@ def _print_ledger_summary(loaded: Any, ledger: Any) -> None:
         f"{ledger.rows_missing_value} blank (missing items){duplicates}"
     )
     for warning in loaded.warnings:
-        stderr.print(f"warning: {warning}", markup=False)
+        stderr.print(f"warning: {terminal_text(warning)}", markup=False)
     stdout.print(
         f"  participants: {ledger.participants_in} in, {ledger.episodes} with an MDMA episode, "
         f"{len(ledger.excluded())} excluded"
     )
     for entry in ledger.excluded():
-        stdout.print(f"    excluded {entry['participant_id']}: {entry['reason']}", markup=False)
+        stdout.print(
+            terminal_text(f"    excluded {entry['participant_id']}: {entry['reason']}"),
+            markup=False,
+        )
 
 
 @app.command()
@@ -324,7 +364,7 @@ def score(
         loaded = load_data(data, mapping, "," if decimal_comma else ".")
         progress("writing")
         write_table(loaded.scores, target or out, synthetic=loaded.synthetic)
-    stdout.print(f"wrote {out} ({len(loaded.scores)} rows)")
+    stdout.print(terminal_text(f"wrote {out} ({len(loaded.scores)} rows)"), markup=False)
 
 
 @app.command()
@@ -438,8 +478,8 @@ def analyze(
     _print_ledger_summary(loaded, analysis.ledger)
     for model in analysis.models:
         stdout.print(model_line(model, analysis_plan.multiplicity.method), markup=False)
-    stdout.print(f"results: {Path(written).resolve()}", markup=False)
-    stdout.print(f"report: {(Path(out) / 'report.html').resolve()}", markup=False)
+    stdout.print(terminal_text(f"results: {Path(written).resolve()}"), markup=False)
+    stdout.print(terminal_text(f"report: {(Path(out) / 'report.html').resolve()}"), markup=False)
 
 
 def _parse_arms(text: str | None) -> tuple[float, float] | None:

@@ -14,8 +14,9 @@ import pandas as pd
 
 from alliance.episodes.episodes import EpisodeSet, build_episodes, episode_items
 from alliance.episodes.ledger import Ledger, ModelLedger, build_ledger, participants_table
-from alliance.input.mapping import apply_mapping, load_mapping
-from alliance.input.readers import read_table
+from alliance.errors import DataError
+from alliance.input.mapping import apply_mapping, blame_mapping, load_mapping
+from alliance.input.readers import RawTable, read_table
 from alliance.instruments.labels import missing_text
 from alliance.instruments.registry import load_instruments
 from alliance.instruments.reliability import reliability_table
@@ -55,11 +56,20 @@ def load_data(path: Path, mapping: Path | None = None, decimal: str = ".") -> Lo
     """Read, map, validate and (for item-level data) score one input file.
 
     ``decimal`` is the decimal separator of numbers stored as text (``","`` for files from a
-    decimal-comma locale). Raises ``DataError`` listing every problem when the file is not valid.
+    decimal-comma locale). Raises ``DataError`` listing every problem when the file is not valid;
+    a problem with a value the mapping produced also names the mapping's entry.
     """
     raw = read_table(Path(path))
-    if mapping is not None:
-        raw = apply_mapping(raw, load_mapping(Path(mapping)))
+    if mapping is None:
+        return _validated(raw, Path(path), decimal)
+    column_mapping = load_mapping(Path(mapping))
+    try:
+        return _validated(apply_mapping(raw, column_mapping), Path(path), decimal)
+    except DataError as exc:
+        raise blame_mapping(exc, raw, column_mapping) from None
+
+
+def _validated(raw: RawTable, path: Path, decimal: str) -> LoadedData:
     layout = detect_layout(raw)
     if layout == "items":
         instruments = load_instruments()

@@ -16,13 +16,14 @@ Example::
 Column names and labels are matched without regard to case or surrounding spaces; a number in
 the data matches its plain spelling (``1.0`` matches ``"1"``). Cells without an entry are left as
 they are, for validation to judge. A mapping that names a column the data do not have is an
-error, so a misspelt name cannot go unnoticed.
+error, so a misspelt name cannot go unnoticed. When validation then rejects a value the mapping
+produced, or a problem lies in a renamed column, the message also names the mapping's entry
+(:func:`blame_mapping`): the fix may be in the mapping, not in the data.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,11 +32,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from alliance.errors import PlanError, Problem
+from alliance.config import parse_toml, read_toml_file
+from alliance.errors import DataError, PlanError, Problem
 from alliance.input.cells import cell_text
-from alliance.input.opening import read_input_text
 from alliance.input.readers import SOURCE_ROW, RawTable
-from alliance.validation.problems import ProblemCollector
+from alliance.validation.problems import GroupedDataError, ProblemCollector
 
 COLUMNS = (
     "participant_id",
@@ -50,16 +51,22 @@ COLUMNS = (
     "date",
 )
 _SECTIONS = ("columns", "values")
+_SHAPE = (
+    'a mapping holds a [columns] table of "your column" = "alliance column" and '
+    '[values.<column>] tables of "your label" = "alliance label"'
+)
 
 
 @dataclass(frozen=True)
 class ColumnMapping:
     """Renames (user column -> alliance column) and relabels (alliance column -> {user label ->
-    alliance label}); keys are stripped and lower-cased."""
+    alliance label}); keys are stripped and lower-cased. ``labels`` keeps each relabel key as
+    the file spells it (alliance column -> {key -> label}), for messages."""
 
     columns: Mapping[str, str] = field(default_factory=dict)
     values: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     file: str = "mapping"
+    labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 def _key(value: Any) -> str:
@@ -82,28 +89,37 @@ def _is_score_target(name: str) -> bool:
 
 def _columns_section(table: Any, messages: list[str]) -> dict[str, str]:
     if not isinstance(table, dict):
-        messages.append('[columns] must be a table of "your column" = "alliance column"')
+        messages.append(
+            "[columns] must be a table. Fix: write [columns] on its own line, then one "
+            '"your column" = "alliance column" per line'
+        )
         return {}
     columns: dict[str, str] = {}
     first_source: dict[str, str] = {}
     for source, target in table.items():
         if not isinstance(target, str):
-            messages.append(f'[columns] "{source}": the target must be a column name (text)')
+            messages.append(
+                f'[columns] "{source}": the target must be a column name (text). Fix: quote '
+                f'the alliance column name, e.g. "{source}" = "participant_id"'
+            )
             continue
         key, name = source.strip().lower(), target.strip().lower()
         if name not in COLUMNS and not _is_score_target(name):
             messages.append(
                 f'[columns] "{source}" = "{target}": unknown alliance column; use one of '
-                f"{', '.join(COLUMNS)} or a score column <score>__<timepoint>"
+                f"{', '.join(COLUMNS)} or a score column <score>__<timepoint>. Fix: correct "
+                "the name after the ="
             )
             continue
         if key in columns:
-            messages.append(f'[columns] "{source}" is given twice (names ignore case)')
+            messages.append(
+                f'[columns] "{source}" is given twice (names ignore case). Fix: keep one of them'
+            )
             continue
         if name in first_source:
             messages.append(
                 f'[columns] "{first_source[name]}" and "{source}" are both mapped to '
-                f'"{name}"; map one column to each alliance column'
+                f'"{name}". Fix: map one column to each alliance column'
             )
             continue
         columns[key] = name
@@ -111,36 +127,49 @@ def _columns_section(table: Any, messages: list[str]) -> dict[str, str]:
     return columns
 
 
-def _values_section(table: Any, messages: list[str]) -> dict[str, dict[str, object]]:
+def _values_section(
+    table: Any, messages: list[str]
+) -> tuple[dict[str, dict[str, object]], dict[str, dict[str, str]]]:
     if not isinstance(table, dict):
-        messages.append("[values] must hold tables such as [values.arm]")
-        return {}
+        messages.append(
+            "[values] must hold tables such as [values.arm]. Fix: write one [values.<column>] "
+            'section per column, with "your label" = "alliance label" lines'
+        )
+        return {}, {}
     values: dict[str, dict[str, object]] = {}
+    spelling: dict[str, dict[str, str]] = {}
     for column, labels in table.items():
         name = column.strip().lower()
         if name not in COLUMNS and not _is_score_target(name):
             messages.append(
-                f"[values.{column}]: unknown alliance column; use one of {', '.join(COLUMNS)}"
+                f"[values.{column}]: unknown alliance column. Fix: use one of {', '.join(COLUMNS)}"
             )
             continue
         if not isinstance(labels, dict):
-            messages.append(f'[values.{column}] must be a table of "your label" = "label"')
+            messages.append(
+                f"[values.{column}] must be a table. Fix: write it as a section, "
+                f'[values.{column}], followed by "your label" = "alliance label" lines'
+            )
             continue
         relabel: dict[str, object] = {}
         for label, target in labels.items():
             if not isinstance(target, str | int | float) or isinstance(target, bool):
-                messages.append(f'[values.{column}] "{label}": the target must be text or a number')
+                messages.append(
+                    f'[values.{column}] "{label}": the target must be text or a number. Fix: '
+                    f'quote it, e.g. "{label}" = "mdma"'
+                )
                 continue
             key = _key(label)
             if key in relabel and relabel[key] != target:
                 messages.append(
                     f'[values.{column}] "{label}" is given twice with different targets '
-                    "(labels ignore case)"
+                    "(labels ignore case). Fix: keep one of them"
                 )
                 continue
             relabel[key] = target
+            spelling.setdefault(name, {})[key] = label
         values[name] = relabel
-    return values
+    return values, spelling
 
 
 def load_mapping(path: Path) -> ColumnMapping:
@@ -153,32 +182,17 @@ def load_mapping(path: Path) -> ColumnMapping:
         alliance column, or two columns mapped to one.
     """
     path = Path(path)
-    try:
-        text = read_input_text(path, "utf-8-sig")
-    except FileNotFoundError:
-        raise PlanError(path.name, ["mapping file does not exist"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PlanError(path.name, [f"mapping file cannot be read ({exc})"]) from None
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise PlanError(
-            path.name,
-            [
-                f"not valid TOML: {exc}. Fix: correct that line; a mapping holds a [columns] "
-                'table of "your column" = "alliance column" and [values.<column>] tables of '
-                '"your label" = "alliance label"'
-            ],
-        ) from None
+    text = read_toml_file(path, "mapping file", "check the path given to --mapping")
+    document = parse_toml(text, path.name, f"correct that line; {_SHAPE}")
     messages: list[str] = []
     for section in document:
         if section not in _SECTIONS:
-            messages.append(f"unknown section [{section}]; a mapping has [columns] and [values.*]")
+            messages.append(f"unknown section [{section}]. Fix: rename or remove it; {_SHAPE}")
     columns = _columns_section(document.get("columns", {}), messages)
-    values = _values_section(document.get("values", {}), messages)
+    values, labels = _values_section(document.get("values", {}), messages)
     if messages:
         raise PlanError(path.name, messages)
-    return ColumnMapping(columns=columns, values=values, file=path.name)
+    return ColumnMapping(columns=columns, values=values, file=path.name, labels=labels)
 
 
 def _relabel(series: pd.Series, relabel: Mapping[str, object]) -> pd.Series:
@@ -250,3 +264,56 @@ def apply_mapping(raw: RawTable, mapping: ColumnMapping) -> RawTable:
         frame[column] = _relabel(frame[column], relabel)
     labels = {renames.get(c, c): v for c, v in raw.value_labels.items()}
     return dataclasses.replace(raw, frame=frame, value_labels=labels)
+
+
+def blame_mapping(error: DataError, raw: RawTable, mapping: ColumnMapping) -> DataError:
+    """``error`` (validation of the mapped table) with the mapping's part in each problem.
+
+    ``raw`` is the table as read, before :func:`apply_mapping`. A problem in a cell whose value
+    a ``[values.<column>]`` entry produced names that entry (file, section, key) besides the
+    data row; a problem in a renamed column names the ``[columns]`` entry. Other problems are
+    returned unchanged.
+    """
+    sources = {target: source for source, target in mapping.columns.items()}
+    originals: dict[str, dict[int, Any]] = {}
+
+    def original(column: str, row: int) -> Any:
+        source = sources.get(column, column)
+        if column not in originals:
+            if source not in raw.frame.columns:
+                originals[column] = {}
+            else:
+                cells = raw.frame[source].to_numpy(dtype=object)
+                originals[column] = dict(zip(raw.frame[SOURCE_ROW].tolist(), cells, strict=True))
+        return originals[column].get(row)
+
+    def blame(problem: Problem) -> Problem:
+        column = problem.column
+        if problem.file != raw.name or column is None:
+            return problem
+        what, fix = problem.what, problem.fix
+        if column in mapping.values and problem.row is not None and problem.row > 1:
+            key = _key(original(column, problem.row))
+            if key in mapping.values[column]:
+                label = mapping.labels.get(column, {}).get(key, key)
+                entry = (
+                    f'{mapping.file} [values.{column}] "{label}" = "{mapping.values[column][key]}"'
+                )
+                what = f"{what}; the value was produced by {entry}"
+                fix = f"correct that entry of {mapping.file} if it is wrong; otherwise {fix}"
+        elif column in mapping.values:
+            what = f"{what}; the column's labels are translated by {mapping.file} [values.{column}]"
+        if column in sources:
+            what = (
+                f"{what} (column '{column}' is {raw.name}'s '{sources[column]}', renamed by "
+                f"{mapping.file} [columns])"
+            )
+        if what == problem.what:
+            return problem
+        return dataclasses.replace(problem, what=what, fix=fix)
+
+    if isinstance(error, GroupedDataError):
+        return GroupedDataError(
+            [[blame(p) for p in group] for group in error.groups], error.per_kind
+        )
+    return DataError([blame(p) for p in error.problems])

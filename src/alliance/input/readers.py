@@ -19,6 +19,9 @@ Rules a user can rely on:
 - Column names are compared case-insensitively: they are stripped and lower-cased, and two
   columns that then coincide are a problem. Entirely empty rows, and unnamed columns that are
   entirely empty, are ignored (a spreadsheet shows nothing there); anything else is kept.
+- A text cell of a .csv, .tsv or .xlsx file that starts with a single quote before ``=``, ``+``,
+  ``-``, ``@``, tab or carriage return loses that quote: it is how alliance's own outputs (and
+  Excel's convention) keep such text from being evaluated as a formula (:mod:`alliance.safe_text`).
 - Files are only ever opened for reading.
 """
 
@@ -41,6 +44,7 @@ import pandas as pd
 from alliance.errors import DataError, Problem
 from alliance.input.cells import cell_text
 from alliance.input.opening import InputFileError, data_limit, read_input_bytes
+from alliance.safe_text import may_hold_neutralised, unneutralise_frame, unneutralise_header
 from alliance.validation.problems import ProblemCollector
 
 SYNTHETIC_COLUMN = "synthetic"
@@ -168,14 +172,66 @@ def _mismatch(path: Path, kind: str) -> DataError:
             "open it in Excel, remove any password, and save it as an Excel workbook (.xlsx) "
             "or as CSV UTF-8 (.csv)"
         )
-    elif kind == "gzip":
-        fix = "decompress it first, then read the file inside"
+    elif kind in ("gzip", "zip"):
+        fix = "decompress it first (e.g. gunzip or unzip), then give the path of the file inside"
     else:
         fix = f"save the data as {label} ({path.suffix.lower()}) or as CSV UTF-8 (.csv)"
     return _fail(
         path.name,
         f"file is not a valid {label} file; it looks like {description}",
         fix,
+    )
+
+
+# Compressed files: what they are and the usual command that unpacks them.
+_COMPRESSED = {
+    ".gz": ("gzip", "gunzip"),
+    ".gzip": ("gzip", "gunzip"),
+    ".tgz": ("gzip", "tar -xzf"),
+    ".zip": ("zip", "unzip"),
+    ".bz2": ("bzip2", "bunzip2"),
+    ".xz": ("xz", "unxz"),
+    ".zst": ("zstd", "unzstd"),
+    ".7z": ("7-Zip", "7z x"),
+    ".tar": ("tar", "tar -xf"),
+    ".rar": ("RAR", "unrar x"),
+}
+_SUPPORTED = ", ".join(FORMATS)
+
+
+def _unsupported(path: Path) -> DataError:
+    """An extension alliance does not read: what it is and what to do, never a wrong rename."""
+    suffix = path.suffix.lower()
+    inner = Path(path.stem).suffix.lower()  # ".csv" of "trial.csv.gz"
+    if suffix in _COMPRESSED:
+        kind, command = _COMPRESSED[suffix]
+        if inner == ".tar":
+            kind, command = f"a tar archive, {kind}", "tar -xf"
+        inside = f" ('{path.stem}')" if inner in FORMATS else ""
+        return _fail(
+            path.name,
+            f"file is {kind}-compressed; alliance reads the data file itself, not an archive",
+            f"decompress it first (e.g. {command} '{path.name}') and give the path of the file "
+            f"inside{inside}; supported files are {_SUPPORTED}",
+        )
+    if suffix in (".xls", ".xlsm", ".xlsb", ".ods", ".numbers"):
+        return _fail(
+            path.name,
+            f"'{suffix}' workbooks are not supported",
+            f"open it in its spreadsheet program and save it as an Excel workbook (.xlsx) or as "
+            f"CSV UTF-8 (.csv); supported files are {_SUPPORTED}",
+        )
+    if inner in FORMATS:
+        rename = f"if it is a {FORMATS[inner]} file, rename it to '{path.stem}'"
+    else:
+        rename = (
+            f"if it is comma-separated text, rename it to '{path.stem}.csv' (tab-separated: "
+            f"'{path.stem}.tsv')"
+        )
+    return _fail(
+        path.name,
+        f"'{suffix or '(no extension)'}' files are not supported",
+        f"save the data as one of {_SUPPORTED}; {rename}",
     )
 
 
@@ -474,6 +530,15 @@ def _finish(path: Path, header: list[Any], cells: pd.DataFrame) -> tuple[pd.Data
     return frame, synthetic
 
 
+def _spreadsheet_text(
+    suffix: str, data: bytes, header: list[Any], cells: pd.DataFrame
+) -> tuple[list[Any], pd.DataFrame]:
+    """Undo the formula neutralisation alliance's writers apply to spreadsheet formats."""
+    if suffix == ".xlsx" or (suffix in (".csv", ".tsv") and may_hold_neutralised(data)):
+        return unneutralise_header(header), unneutralise_frame(cells)
+    return header, cells
+
+
 def read_table(path: Path) -> RawTable:
     """Read a .csv, .tsv, .xlsx, .sav, .dta or .parquet file.
 
@@ -502,12 +567,7 @@ def read_table(path: Path) -> RawTable:
     if path.is_dir():
         raise _fail(file, "this is a folder, not a data file", "give the path of the data file")
     if suffix not in FORMATS:
-        raise _fail(
-            file,
-            f"'{suffix or '(no extension)'}' files are not supported",
-            f"save the data as one of {', '.join(FORMATS)}; if it is comma-separated text, "
-            f"rename it to '{path.stem}.csv'",
-        )
+        raise _unsupported(path)
     try:
         data = read_input_bytes(path, data_limit())
     except InputFileError as exc:
@@ -543,6 +603,7 @@ def read_table(path: Path) -> RawTable:
         ) from None
     if not header:
         raise _fail(file, "file is empty", "choose the file that holds the data")
+    header, cells = _spreadsheet_text(suffix, data, header, cells)
     frame, synthetic = _finish(path, header, cells)
     value_labels = {
         _column_name(k): v for k, v in labels.items() if _column_name(k) in frame.columns

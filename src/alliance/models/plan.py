@@ -8,7 +8,6 @@ at each alliance timepoint, Holm over all six alliance tests. Everything a user 
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -16,8 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from alliance.config import parse_toml, read_toml_file
 from alliance.errors import PlanError
-from alliance.input.opening import read_input_text
 from alliance.limits import MAX_ALPHA, MAX_BF_RSCALE, MAX_RESAMPLES, MIN_ALPHA
 
 AdjustMethod = Literal["holm", "bonferroni", "hochberg", "bh", "by", "none"]
@@ -314,23 +313,8 @@ def load_plan(path: Path | None = None) -> AnalysisPlan:
         source = "article plan"
     else:
         source = Path(path).name
-        try:
-            text = read_input_text(Path(path), "utf-8")
-        except FileNotFoundError:
-            raise PlanError(
-                source, ["file not found. Fix: check the path given to --plan"]
-            ) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise PlanError(
-                source, [f"cannot read the plan ({exc}). Fix: save it as UTF-8 TOML"]
-            ) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise PlanError(
-            source, [f"not valid TOML: {exc}. Fix: correct the syntax at that line"]
-        ) from None
-    return _validate(data, source)
+        text = read_toml_file(Path(path), "plan file", "check the path given to --plan")
+    return _validate(parse_toml(text, source, "correct the syntax at that line"), source)
 
 
 def check_plan_against_data(

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from alliance.models.fit import ModelResult
 from alliance.report import apa
 
@@ -83,8 +85,38 @@ def report_style() -> AbstractContextManager[None]:
     return mpl.rc_context(RC)
 
 
+# Beyond this magnitude a data limit is no measurement, and matplotlib's tick arithmetic
+# (limits plus margins, spans) overflows to a ValueError near 1.8e308.
+PLOT_LIMIT = 1e300
+
+
+def _drop_undrawable(figure: Figure) -> None:
+    """Replace a figure whose data run beyond :data:`PLOT_LIMIT` with a note saying so.
+
+    Validation refuses such values in the data; this keeps a statistic derived from extreme
+    but finite values (a DFBETA, a residual) from crashing the whole report.
+    """
+    for ax in list(figure.axes):
+        points = ax.dataLim.get_points()
+        if ax.dataLim.x0 == np.inf and ax.dataLim.x1 == -np.inf:
+            continue  # no data on these axes
+        if np.isfinite(points).all() and np.abs(points).max() < PLOT_LIMIT:
+            continue
+        for other in list(figure.axes):
+            other.remove()
+        figure.text(
+            0.5,
+            0.5,
+            f"Not drawn: the values lie beyond \u00b1{PLOT_LIMIT:g}, which no plot can show.",
+            ha="center",
+            va="center",
+        )
+        return
+
+
 def render_svg(figure: ReportFigure) -> str:
     """The figure as a standalone SVG document with ``<title>`` and ``<desc>``."""
+    _drop_undrawable(figure.figure)
     buffer = io.StringIO()
     with report_style():
         figure.figure.savefig(buffer, format="svg", metadata={"Date": None})
@@ -96,6 +128,7 @@ def render_svg(figure: ReportFigure) -> str:
 
 def render_png(figure: ReportFigure, dpi: int = PNG_DPI) -> bytes:
     """The figure as PNG at ``dpi`` (300 for print)."""
+    _drop_undrawable(figure.figure)
     buffer = io.BytesIO()
     with report_style():
         figure.figure.savefig(buffer, format="png", dpi=dpi)

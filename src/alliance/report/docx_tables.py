@@ -4,7 +4,9 @@ Tables are set as APA 7 does (Publication Manual §7.8–7.21): the table number
 title in italics on the next line, horizontal rules above and below the column heads and below
 the body only, no vertical rules, statistic symbols in italics and the note under the table.
 The file is byte-identical for the same tables: python-docx stamps the package's zip entries
-with the current time, so :func:`docx_bytes` rewrites them with a fixed one.
+with the current time, so :func:`docx_bytes` rewrites them with a fixed one. Text is passed through :func:`~alliance.safe_text.xml_text`: a character
+Word's XML cannot hold (a control character in an ID or label) shows as U+FFFD instead of
+breaking the file.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from docx.oxml.ns import qn
 from docx.shared import Pt
 
 from alliance.report.apa import ApaTable, Runs, plain
+from alliance.safe_text import xml_text
 
 SYNTHETIC_BANNER = "SYNTHETIC DATA \u2014 not real participants"
 
@@ -32,7 +35,7 @@ _RULE = {"val": "single", "sz": "8", "space": "0", "color": "000000"}  # 1 pt
 
 def _add_runs(paragraph: Any, runs: Runs, size: float | None = None) -> None:
     for r in runs:
-        run = paragraph.add_run(r.text)
+        run = paragraph.add_run(xml_text(r.text))
         run.italic = r.italic or None
         if r.sub:
             run.font.subscript = True
@@ -61,7 +64,7 @@ def _write_table(document: Any, number: int, table: ApaTable) -> None:
     heading = document.add_paragraph()
     heading.add_run(f"Table {number}").bold = True
     title = document.add_paragraph()
-    title.add_run(table.title).italic = True
+    title.add_run(xml_text(table.title)).italic = True
     n_cols = len(table.columns)
     grid = document.add_table(rows=1, cols=n_cols)
     grid.alignment = WD_TABLE_ALIGNMENT.CENTER
@@ -113,7 +116,7 @@ def docx_bytes(tables: Sequence[ApaTable], heading: str, synthetic: bool) -> byt
         run = banner.add_run(SYNTHETIC_BANNER)
         run.bold = True
         section.header.paragraphs[0].add_run(SYNTHETIC_BANNER).bold = True
-    document.add_paragraph(heading)
+    document.add_paragraph(xml_text(heading))
     for number, table in enumerate(tables, start=1):
         _write_table(document, number, table)
     document.core_properties.created = _FIXED_TIME

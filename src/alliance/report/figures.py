@@ -37,6 +37,7 @@ from alliance.report.plot_numbers import (
     standardised_effect,
     standardised_residuals,
 )
+from alliance.safe_text import plot_text
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -102,7 +103,7 @@ def trajectory_figure(
             if show_ids:
                 last = np.flatnonzero(np.isfinite(row))[-1]
                 ax.annotate(
-                    ids[i],
+                    plot_text(ids[i]),
                     (x[last], row[last]),
                     xytext=(3, 0),
                     textcoords="offset points",
@@ -132,12 +133,12 @@ def trajectory_figure(
             label=f"Mean with {apa.fmt_level(level)} CI",
             zorder=3,
         )
-        ax.set_xticks(x, [apa.capitalise(apa.timepoint_short(t)) for t in shown])
+        ax.set_xticks(x, [plot_text(apa.capitalise(apa.timepoint_short(t))) for t in shown])
         ax.set_xlim(-0.3, len(columns) - 0.7)
         ax.set_xlabel("Assessment")
-        ax.set_ylabel(axis_label(label, score, ranges or {}))
+        ax.set_ylabel(plot_text(axis_label(label, score, ranges or {})))
         title = f"{label} across sessions"
-        ax.set_title(title)
+        ax.set_title(plot_text(title))
         ax.legend(loc="best")
     means_text = "; ".join(
         f"{apa.timepoint_label(t)}: mean {apa.fmt_num(m)} "
@@ -171,7 +172,7 @@ def _label_points(ax: Axes, x: np.ndarray, y: np.ndarray, model: ModelResult) ->
     """Name the influential participants (Cook's D > 4/n): only called when ids may be shown."""
     for i in sorted(_influential(model)):
         ax.annotate(
-            model.data.participant_ids[i],
+            plot_text(model.data.participant_ids[i]),
             (x[i], y[i]),
             xytext=(4, 4),
             textcoords="offset points",
@@ -202,10 +203,10 @@ def added_variable_figure(model: ModelResult, show_ids: bool = False) -> ReportF
         )
         if show_ids:
             _label_points(ax, ex, ey, model)
-        ax.set_xlabel(f"{predictor} (residual, points)")
-        ax.set_ylabel(f"{outcome} (residual, points)")
+        ax.set_xlabel(plot_text(f"{predictor} (residual, points)"))
+        ax.set_ylabel(plot_text(f"{outcome} (residual, points)"))
         title = f"Added-variable plot: {model_title(model)}"
-        ax.set_title(title, fontsize=9)
+        ax.set_title(plot_text(title), fontsize=9)
         ax.legend(loc="best")
     return ReportFigure(
         name=f"added_variable_{file_stem(spec.key)}",
@@ -251,8 +252,10 @@ def forest_figure(models: Sequence[ModelResult]) -> ReportFigure:
         ax.set_yticks(
             y,
             [
-                f"{apa.outcome_label(m.spec)}: {apa.predictor_label(m.spec)}, "
-                f"{apa.timepoint_short(m.spec.timepoint)}"
+                plot_text(
+                    f"{apa.outcome_label(m.spec)}: {apa.predictor_label(m.spec)}, "
+                    f"{apa.timepoint_short(m.spec.timepoint)}"
+                )
                 for m, *_ in rows
             ],
         )
@@ -316,7 +319,9 @@ def residual_figure(
         left.axhline(0, color="#555555", linewidth=0.8, linestyle="--")
         left.scatter(fitted, residuals, s=24, color=BLUE, edgecolor="white", linewidth=0.5,
                      rasterized=rasterize(len(fitted)))  # fmt: skip
-        left.set_xlabel("Fitted " + axis_label(outcome, spec.outcome.score, ranges or {}))
+        left.set_xlabel(
+            plot_text("Fitted " + axis_label(outcome, spec.outcome.score, ranges or {}))
+        )
         left.set_ylabel("Residual (points)")
         left.set_title("Residuals vs fitted", fontsize=9)
         lim = float(np.nanmax(np.abs(np.concatenate([theoretical, standard])))) + 0.3
@@ -332,7 +337,7 @@ def residual_figure(
             placed[order] = theoretical
             _label_points(right, placed, standard, model)
         title = f"Residual diagnostics: {model_title(model)}"
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(plot_text(title), fontsize=10)
     checks = model.extras.get("diagnostics", {})
     shapiro = checks.get("shapiro")
     extra = (

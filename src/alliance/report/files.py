@@ -15,6 +15,8 @@ from typing import IO, Any
 
 import pandas as pd
 
+from alliance.safe_text import spreadsheet_csv
+
 
 def _umask() -> int:
     current = os.umask(0)
@@ -49,4 +51,4 @@ def write_json(path: Path, document: Any) -> Path:
 
 
 def write_csv(path: Path, frame: pd.DataFrame) -> Path:
-    return write_text(path, frame.to_csv(index=False, lineterminator="\n"))
+    return write_text(path, spreadsheet_csv(frame))

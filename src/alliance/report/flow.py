@@ -18,6 +18,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from alliance.episodes.ledger import Ledger
+from alliance.safe_text import plot_text
 
 if TYPE_CHECKING:  # matplotlib loads only for the PNG (flow_figure)
     from matplotlib.figure import Figure
@@ -351,7 +352,7 @@ def flow_figure(counts: FlowCounts) -> Figure:
             ax.text(
                 box.x + PAD,
                 box.y + PAD + LINE * (i + 1) - 4,
-                text,
+                plot_text(text),
                 fontsize=size,
                 fontweight="bold" if bold else "normal",
                 va="baseline",
@@ -376,7 +377,7 @@ def flow_figure(counts: FlowCounts) -> Figure:
         ax.text(
             x,
             y,
-            text,
+            plot_text(text),
             fontsize=size,
             fontweight="bold",
             ha="center",

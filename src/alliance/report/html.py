@@ -44,6 +44,7 @@ from alliance.report.figures import (
 from alliance.report.files import write_atomic, write_text
 from alliance.report.flow import describe_flow, flow_counts, flow_figure, flow_svg
 from alliance.report.influence import influence_figure
+from alliance.safe_text import xml_text
 
 NO_FIGURES = (
     "<p>Figures were not drawn (<code>alliance analyze --no-figures</code>); run without that "
@@ -491,11 +492,11 @@ def write_report(
     report = build_report(analysis, show_ids, draw_figures=draw_figures)
     figures_dir = out / "figures"
     for figure, svg in zip(report.figures, report.svgs, strict=True):
-        write_text(figures_dir / f"{figure.name}.svg", svg)
+        write_text(figures_dir / f"{figure.name}.svg", xml_text(svg))
         if png:
             _write_bytes(figures_dir / f"{figure.name}.png", render_png(figure))
     counts = flow_counts(analysis.ledger, _model_names(analysis))
-    write_text(figures_dir / "participant_flow.svg", flow_svg(counts))
+    write_text(figures_dir / "participant_flow.svg", xml_text(flow_svg(counts)))
     if png and draw_figures:
         flow = ReportFigure(
             "participant_flow", "Participant flow", describe_flow(counts), "", flow_figure(counts)
@@ -504,4 +505,4 @@ def write_report(
     heading = f"Tables for: {analysis.plan.name} (input {analysis.loaded.path.name})"
     document = docx_bytes(report.tables, heading, analysis.loaded.synthetic)
     _write_bytes(out / "tables.docx", document)
-    return write_text(out / "report.html", report.html)
+    return write_text(out / "report.html", xml_text(report.html))

@@ -30,6 +30,7 @@ from alliance.report.canvas import (
     report_style,
 )
 from alliance.report.figures import rasterize
+from alliance.safe_text import plot_text
 
 
 def influence_rows(model: ModelResult) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -150,11 +151,11 @@ def influence_figure(model: ModelResult, alpha: float, show_ids: bool = False) -
         if show_ids:
             ids = model.data.participant_ids
             for i in np.flatnonzero(flips | (cooks > 4.0 / max(len(cooks), 1))):
-                left.annotate(ids[i], (case[i], dfbeta[i]), xytext=(3, 3),
+                left.annotate(plot_text(ids[i]), (case[i], dfbeta[i]), xytext=(3, 3),
                               textcoords="offset points", fontsize=6.5, color=VERMILLION)  # fmt: skip
         left.legend(loc="best", fontsize=7)
         right.legend(loc="best", fontsize=7)
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(plot_text(title), fontsize=10)
     n_flips = int(flips.sum())
     description = (
         f"Two panels for {len(case)} participants of the model {model_title(model)}. Left: "

@@ -15,9 +15,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from alliance.config import parse_toml_model
-from alliance.errors import PlanError
-from alliance.input.opening import read_input_text
+from alliance.config import parse_toml_model, read_toml_file
 
 Fraction = Field(ge=0.0, lt=1.0)
 
@@ -146,8 +144,5 @@ def load_calibration(path: Path | None = None) -> Calibration:
         text = resources.files("alliance.synthetic").joinpath("calibration.toml").read_text("utf-8")
         return parse_calibration(text, "calibration.toml")
     path = Path(path)
-    try:
-        text = read_input_text(path, "utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PlanError(path.name, [f"cannot read the calibration file: {exc}"]) from None
+    text = read_toml_file(path, "calibration file", "check the path given to --calibration")
     return parse_calibration(text, path.name)

@@ -181,7 +181,10 @@ def simulate(
             calibration, options or SimulationOptions(), instruments
         )
     except (ValueError, ValidationError) as exc:
-        raise PlanError(source, [_message(exc)]) from None
+        raise PlanError(
+            source,
+            [f"{_message(exc)}. Fix: correct that entry of {source}, or the option that sets it"],
+        ) from None
     rng = np.random.default_rng(seed)
     totals = draw_totals(rng, model, counts, instruments)
     assessments = _assessments(totals, model)
