@@ -174,12 +174,6 @@ def _check_paths(
     from alliance.output.paths import OutputPathError, check_output_file, check_output_folder
 
     target = None
-    if out is not None and formats is not None and out.suffix.lower() not in formats:
-        raise typer.BadParameter(
-            f"cannot write a '{out.suffix or '(no extension)'}' file; use one of "
-            f"{', '.join(formats)}",
-            param_hint="--out",
-        )
     if out is not None:
         try:
             if folder is None:
@@ -188,6 +182,13 @@ def _check_paths(
                 target = check_output_folder(out, inputs, folder)
         except OutputPathError as exc:
             raise typer.BadParameter(str(exc), param_hint="--out") from None
+    # After the input check: an --out naming an input is refused as such whatever its format.
+    if out is not None and formats is not None and out.suffix.lower() not in formats:
+        raise typer.BadParameter(
+            f"cannot write a '{out.suffix or '(no extension)'}' file; use one of "
+            f"{', '.join(formats)}",
+            param_hint="--out",
+        )
     for option, path in inputs.items():
         if path is None:
             continue

@@ -18,12 +18,11 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from alliance.errors import PlanError
-from alliance.input.opening import InputFileError, read_input_bytes
+from alliance.input.opening import MAX_TEXT_BYTES, InputFileError, read_input_bytes
 
 Model = TypeVar("Model", bound=BaseModel)
 
-# The largest real plan or mapping is a few kilobytes; a megabyte is a wrong file.
-MAX_TOML_BYTES = 1 << 20
+MAX_TOML_BYTES = MAX_TEXT_BYTES
 # Plans nest four tables deep at most; anything far deeper is not a file a person wrote.
 MAX_TOML_DEPTH = 32
 

@@ -21,7 +21,7 @@ import stat
 from pathlib import Path
 
 MAX_DATA_BYTES = 2 * 1024**3
-MAX_TEXT_BYTES = 16 * 1024**2
+MAX_TEXT_BYTES = 1024**2  # a plan or mapping is a few kilobytes; a MiB is a wrong file
 DATA_LIMIT_VARIABLE = "ALLIANCE_MAX_DATA_MB"
 
 _KINDS = (
@@ -114,10 +114,3 @@ def read_input_bytes(path: Path, limit: int) -> bytes:
     if len(data) > limit:
         raise _too_large(path, f"over {_size(limit)}", limit)
     return data
-
-
-def read_input_text(path: Path, encoding: str = "utf-8", limit: int = MAX_TEXT_BYTES) -> str:
-    """A text file (TOML) as ``Path.read_text`` would give it, with the checks above."""
-    text = read_input_bytes(path, limit).decode(encoding)
-    # Universal newlines, as ``read_text`` reads them.
-    return text.replace("\r\n", "\n").replace("\r", "\n")
