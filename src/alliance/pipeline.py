@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -19,11 +20,13 @@ from alliance.input.readers import read_table
 from alliance.instruments.registry import load_instruments
 from alliance.instruments.reliability import reliability_table
 from alliance.instruments.scoring import score_items
-from alliance.models.fit import ModelResult, fit_plan
-from alliance.models.plan import AnalysisPlan, check_plan_against_data
 from alliance.validation.item_layout import validate_items
 from alliance.validation.layout import detect_layout
 from alliance.validation.scored_layout import validate_scored
+
+if TYPE_CHECKING:  # the models stage loads only for analyze: validate and score stay light
+    from alliance.models.fit import ModelResult
+    from alliance.models.plan import AnalysisPlan
 
 Progress = Callable[[str], None]
 
@@ -141,6 +144,9 @@ def analyze(
     loaded: LoadedData, plan: AnalysisPlan, seed: int = 0, progress: Progress = _quiet
 ) -> Analysis:
     """Episodes, ledger and every model of the plan for one loaded file."""
+    from alliance.models.fit import fit_plan
+    from alliance.models.plan import check_plan_against_data
+
     check_plan_against_data(plan, set(loaded.scores.columns), known_scores())
     progress("episodes")
     episodes = build_episodes(loaded.scores, plan.episode_rule)
