@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -68,28 +69,41 @@ def test_results_json_follows_the_contract(trial_csv, tmp_path):
     assert not list(figures.glob("*.png"))
 
 
-def test_no_figures_skips_matplotlib_and_keeps_everything_else(trial_csv, tmp_path):
-    out = tmp_path / "out"
+def _modules_loaded_by(args: list[str], prefixes: tuple[str, ...]) -> list[str]:
+    """Run the command in a fresh interpreter; the loaded modules starting with ``prefixes``."""
     script = (
         "import sys\n"
         "from alliance.cli import app\n"
-        f"args = ['analyze', {str(trial_csv)!r}, '--out', {str(out)!r}, '--no-figures',\n"
-        "        '--bootstrap', '0', '--permutations', '0']\n"
         "try:\n"
-        "    app(args)\n"
+        f"    app({args!r})\n"
         "except SystemExit as exit:\n"
         "    assert not exit.code, exit.code\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'))\n"
+        f"print(sorted(m for m in sys.modules if m.startswith({prefixes!r})))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines()[-1] == "[]"  # matplotlib never loaded
+    return list(ast.literal_eval(done.stdout.strip().splitlines()[-1]))
+
+
+def test_no_figures_skips_matplotlib_and_keeps_everything_else(trial_csv, tmp_path):
+    out = tmp_path / "out"
+    args = ["analyze", str(trial_csv), "--out", str(out), "--no-figures"]
+    loaded = _modules_loaded_by([*args, "--bootstrap", "0", "--permutations", "0"],
+                                ("matplotlib",))  # fmt: skip
+    assert loaded == []
     assert [p.name for p in (out / "figures").iterdir()] == ["participant_flow.svg"]
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "--no-figures" in html and 'id="table-influence"' in html
     assert (out / "results.json").exists() and (out / "tables.docx").exists()
+
+
+def test_validate_loads_neither_the_models_nor_matplotlib(trial_csv):
+    loaded = _modules_loaded_by(
+        ["validate", str(trial_csv)], ("matplotlib", "alliance.models.fit", "scipy.stats")
+    )
+    assert loaded == []
 
 
 def test_png_and_no_figures_together_are_a_usage_error(trial_csv, tmp_path):

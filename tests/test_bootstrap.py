@@ -99,3 +99,34 @@ def test_bca_without_skew_or_bias_is_close_to_the_percentile_interval():
     influence = np.concatenate([influence, -influence])  # symmetric: acceleration 0
     low, high = bca_interval(float(np.median(t)), t, influence, 0.95)
     np.testing.assert_allclose([low, high], np.quantile(t, [0.025, 0.975]), atol=0.02)
+
+
+def test_influence_regression_fed_in_chunks_equals_one_least_squares_fit():
+    from alliance.inference.bootstrap import InfluenceRegression, resample_counts
+
+    y, X = _data(n=15)
+    idx = np.vstack(list(bootstrap_indices(15, 3000, seed=8)))
+    counts = resample_counts(idx, 15)
+    t = resampled_coefficients(y, X, 2, idx)
+    t[5] = np.nan  # a rank-deficient replicate is left out, as boot does
+    design = np.column_stack([np.ones(2999), np.delete(counts, 5, axis=0)[:, 1:] / 15])
+    beta = np.linalg.lstsq(design, np.delete(t, 5), rcond=None)[0][1:]
+    expected = np.concatenate([[0.0], beta])
+    regression = InfluenceRegression(15)
+    for rows in (slice(0, 1024), slice(1024, 2048), slice(2048, 3000)):
+        regression.add(t[rows], counts[rows])
+    np.testing.assert_allclose(
+        regression.influence(), expected - expected.mean(), rtol=1e-10, atol=1e-12
+    )
+
+
+def test_jackknife_and_regression_acceleration_agree_above_the_switch():
+    """Above MAX_REGRESSION_N the jackknife replaces boot.ci's regression estimate: on the
+    same replicates the two give BCa limits within a small fraction of the interval."""
+    y, X = _data(n=bootstrap.MAX_REGRESSION_N, seed=3)
+    reps = bootstrap_replicates(y, X, 2, 4000, seed=1)
+    assert reps.influence is not None and len(reps.influence) == len(y)
+    regression = bca_interval(reps.estimate, reps.values, reps.influence)
+    jackknife = bca_interval(reps.estimate, reps.values, jackknife_influence(y, X, 2))
+    width = regression[1] - regression[0]
+    assert np.max(np.abs(np.subtract(regression, jackknife))) < 0.01 * width

@@ -7,6 +7,7 @@ import re
 from collections import Counter
 
 import numpy as np
+import pandas as pd
 import pytest
 import statsmodels.api as sm
 from statsmodels.graphics.gofplots import ProbPlot
@@ -200,3 +201,22 @@ def test_axis_label():
     assert canvas.axis_label("CAPS total", "caps", {"caps": (0.0, 136.0)}) == "CAPS total (0–136)"
     assert canvas.axis_label("IES-R mean", "m", {"m": (0.0, 4.0)}) == "IES-R mean (0–4)"
     assert canvas.axis_label("CAPS total", "caps", {}) == "CAPS total (points)"
+
+
+def test_a_large_trial_draws_a_seeded_sample_of_trajectories_and_says_so():
+    rng = np.random.default_rng(0)
+    n = 450
+    frame = pd.DataFrame(
+        {"participant_id": [f"P{i}" for i in range(n)]}
+        | {f"wai__{t}": rng.normal(200, 20, n) for t in ("pre_s3", "s4", "s9")}
+    )
+    figure = F.trajectory_figure(frame, "wai", ("pre_s3", "s4", "s9"), "WAI total")
+    assert "200 participants drawn at random (seed 0) from 450" in figure.caption
+    assert "mean of all participants" in figure.caption
+    grey = figure.figure.axes[0].lines[0]
+    assert np.isfinite(grey.get_ydata()).sum() == 200 * 3  # one line per sampled participant
+    again = F.trajectory_figure(frame, "wai", ("pre_s3", "s4", "s9"), "WAI total")
+    assert canvas.render_svg(figure) == canvas.render_svg(again)
+    # The mean drawn is that of every participant, not of the sample.
+    means = figure.figure.axes[0].containers[0].lines[0].get_ydata()
+    np.testing.assert_allclose(means, frame[["wai__pre_s3", "wai__s4", "wai__s9"]].mean())

@@ -68,14 +68,53 @@ class ReportFigure:
     figure: Figure
 
 
-def new_figure(width: float, height: float) -> Figure:
-    """A figure on its own Agg canvas, laid out by matplotlib's constrained layout."""
+# Margins in inches around the axes of every report figure, sized for the report's fonts: y tick
+# labels of up to seven characters and a y label (left), x tick labels and an x label (bottom),
+# a title (top; two-panel figures add a suptitle above the panels' titles). Fixed margins
+# instead of matplotlib's constrained layout, which draws every figure once more only to
+# measure it: a third of the report's drawing time.
+LEFT, RIGHT, BOTTOM, TOP = 0.85, 0.2, 0.6, 0.4
+SUPTITLE = 0.2  # extra top margin of a figure with a suptitle over titled panels
+GAP = 0.95  # between two panels side by side: the right panel's tick labels and y label
+
+
+def new_figure(
+    width: float,
+    height: float,
+    columns: int = 1,
+    left: float = LEFT,
+    top: float = TOP,
+) -> Figure:
+    """A figure on its own Agg canvas with ``columns`` axes' room laid out by fixed margins.
+
+    ``left`` and ``top`` (inches) can be widened for long tick labels or a legend above the
+    axes; axes made by ``add_subplot`` or ``subplots`` take the space between the margins.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), layout="constrained")
+    fig = Figure(figsize=(width, height))
     FigureCanvasAgg(fig)
+    panel = (width - left - RIGHT - (columns - 1) * GAP) / columns
+    fig.subplots_adjust(
+        left=left / width,
+        right=1 - RIGHT / width,
+        bottom=BOTTOM / height,
+        top=1 - top / height,
+        wspace=GAP / panel if columns > 1 else 0.2,
+    )
     return fig
+
+
+def text_width(text: str, size: float) -> float:
+    """Width in inches of ``text`` in the report's font at ``size`` points (no drawing)."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    width, _, _ = TextToPath().get_text_width_height_descent(
+        text, FontProperties(family=RC["font.family"], size=size), ismath=False
+    )
+    return float(width) / 72.0
 
 
 def report_style() -> AbstractContextManager[None]:
@@ -120,9 +159,6 @@ def render_svg(figure: ReportFigure) -> str:
     buffer = io.StringIO()
     with report_style():
         figure.figure.savefig(buffer, format="svg", metadata={"Date": None})
-    # The constrained layout is now solved; keeping it fixed spares every later export
-    # (the 300-dpi PNG) from solving it again, which is most of the time an export takes.
-    figure.figure.set_layout_engine("none")
     return _accessible(buffer.getvalue(), figure.title, figure.description)
 
 

@@ -19,9 +19,13 @@ from alliance.report.canvas import (
     BLUE,
     GREEN,
     GREY,
+    LEFT,
     ORANGE,
     PURPLE,
+    RC,
     SKY,
+    SUPTITLE,
+    TOP,
     VERMILLION,
     ReportFigure,
     axis_label,
@@ -29,6 +33,7 @@ from alliance.report.canvas import (
     model_title,
     new_figure,
     report_style,
+    text_width,
 )
 from alliance.report.plot_numbers import (
     added_variable_residuals,
@@ -49,7 +54,7 @@ if TYPE_CHECKING:
 MAX_TRAJECTORY_LINES = 200
 # Above this many points a scatter layer is embedded as a bitmap inside the SVG (axes, text and
 # lines stay vector), so the report of a large trial stays small and quick to open.
-MAX_VECTOR_POINTS = 2000
+MAX_VECTOR_POINTS = 500
 
 
 def rasterize(points: int) -> bool:
@@ -96,21 +101,27 @@ def trajectory_figure(
     with report_style():
         fig = new_figure(6.0, 4.0)
         ax = fig.add_subplot()
-        for i in drawn:
+        # One line object for every participant drawn, each row cut from the next by a NaN:
+        # a line joins only consecutive observed sessions and isolated points stay visible, as
+        # with one plot call per participant, at a fraction of the drawing cost.
+        cut = np.full((len(drawn), 1), np.nan)
+        ax.plot(
+            np.hstack([np.tile(x, (len(drawn), 1)), cut]).ravel(),
+            np.hstack([values[drawn], cut]).ravel(),
+            color=GREY, linewidth=0.8, alpha=0.7, marker="o", markersize=2.5,
+        )  # fmt: skip
+        for i in drawn if show_ids else ():
             row = values[i]
-            # A line joins only consecutive observed sessions; isolated points stay visible.
-            ax.plot(x, row, color=GREY, linewidth=0.8, alpha=0.7, marker="o", markersize=2.5)
-            if show_ids:
-                last = np.flatnonzero(np.isfinite(row))[-1]
-                ax.annotate(
-                    plot_text(ids[i]),
-                    (x[last], row[last]),
-                    xytext=(3, 0),
-                    textcoords="offset points",
-                    fontsize=6,
-                    color="#555555",
-                    va="center",
-                )
+            last = np.flatnonzero(np.isfinite(row))[-1]
+            ax.annotate(
+                plot_text(ids[i]),
+                (x[last], row[last]),
+                xytext=(3, 0),
+                textcoords="offset points",
+                fontsize=6,
+                color="#555555",
+                va="center",
+            )
         ax.plot(
             [],
             [],
@@ -233,7 +244,18 @@ def forest_figure(models: Sequence[ModelResult]) -> ReportFigure:
     colours = dict(zip(outcomes, (BLUE, VERMILLION, GREEN, PURPLE, ORANGE, SKY), strict=False))
     level = 1 - models[0].fit.alpha if models else 0.95
     with report_style():
-        fig = new_figure(6.0, 1.4 + 0.42 * max(1, len(rows)))
+        labels = [
+            plot_text(
+                f"{apa.outcome_label(m.spec)}: {apa.predictor_label(m.spec)}, "
+                f"{apa.timepoint_short(m.spec.timepoint)}"
+            )
+            for m, *_ in rows
+        ]
+        widest = max((text_width(label, RC["font.size"]) for label in labels), default=0.0)
+        # Room for the long model labels on the left, the legend and title above the axes.
+        fig = new_figure(
+            6.0, 1.4 + 0.42 * max(1, len(rows)), left=max(LEFT, widest + 0.25), top=0.65
+        )
         ax = fig.add_subplot()
         y = np.arange(len(rows))[::-1].astype(np.float64)
         for yi, (m, beta, low, high) in zip(y, rows, strict=True):
@@ -249,16 +271,7 @@ def forest_figure(models: Sequence[ModelResult]) -> ReportFigure:
                 markeredgewidth=1.6,
             )
         ax.axvline(0, color="#555555", linewidth=0.8, linestyle="--")
-        ax.set_yticks(
-            y,
-            [
-                plot_text(
-                    f"{apa.outcome_label(m.spec)}: {apa.predictor_label(m.spec)}, "
-                    f"{apa.timepoint_short(m.spec.timepoint)}"
-                )
-                for m, *_ in rows
-            ],
-        )
+        ax.set_yticks(y, labels)
         ax.set_ylim(-0.7, len(rows) - 0.3)
         ax.set_xlabel(f"Standardised $\\beta$ with {apa.fmt_level(level)} CI (SD units)")
         ax.plot([], [], marker="o", color="#333333", linestyle="none", label="survives correction")
@@ -314,7 +327,7 @@ def residual_figure(
     theoretical = normal_quantiles(len(standard))
     outcome = f"{apa.outcome_label(spec)}, post-treatment"
     with report_style():
-        fig = new_figure(7.0, 3.4)
+        fig = new_figure(7.0, 3.4, columns=2, top=TOP + SUPTITLE)
         left, right = fig.subplots(1, 2)
         left.axhline(0, color="#555555", linewidth=0.8, linestyle="--")
         left.scatter(fitted, residuals, s=24, color=BLUE, edgecolor="white", linewidth=0.5,

@@ -22,6 +22,8 @@ from alliance.report.apa import ApaTable, N, Section, italic, join, plain
 from alliance.report.canvas import (
     BLUE,
     GREY,
+    SUPTITLE,
+    TOP,
     VERMILLION,
     ReportFigure,
     file_stem,
@@ -118,7 +120,7 @@ def influence_figure(model: ModelResult, alpha: float, show_ids: bool = False) -
     from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter
 
     with report_style():
-        fig = new_figure(7.5, 3.4)
+        fig = new_figure(7.5, 3.4, columns=2, top=TOP + SUPTITLE)
         left, right = fig.subplots(1, 2)
         for ax, values in ((left, dfbeta), (right, p_without)):
             ax.scatter(case[~flips], values[~flips], s=sizes[~flips], color=BLUE,
