@@ -10,7 +10,9 @@ PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c const
 
 # The browser test drives Debian's chromium at this path (tests/test_browser.py).
 CHROMIUM := /usr/bin/chromium
-# Test processes: one per core (pytest-xdist); tests/conftest.py keeps each on one BLAS thread.
+# Test processes: one per core (pytest-xdist), each taking whole files so that a module's shared
+# fixtures (an analysis, a rendered report) are computed once; tests/conftest.py keeps each
+# process on one BLAS thread. `make test TEST_WORKERS=0` runs everything in one process.
 TEST_WORKERS ?= auto
 
 $(BIN)/python:
@@ -52,7 +54,7 @@ browser:
 	[ -x $(CHROMIUM) ] || { echo "make test: apt-get did not install $(CHROMIUM)" >&2; exit 1; }
 
 test: browser lint
-	$(BIN)/pytest -n $(TEST_WORKERS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: install-test
 	$(BIN)/python benchmarks/run_all.py
