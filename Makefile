@@ -15,8 +15,21 @@ CHROMIUM := /usr/bin/chromium
 # process on one BLAS thread. `make test TEST_WORKERS=0` runs everything in one process.
 TEST_WORKERS ?= auto
 
+# Debian ships Python's venv module separately (python3.X-venv): installed here when missing,
+# as root; anyone else is told the package to install.
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "alliance needs Python 3.11 or newer; set PYTHON=python3.11 (or newer)")'
+	@if ! $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null; then \
+	    package=$$($(PYTHON) -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])'); \
+	    if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+	        echo "$(PYTHON) cannot create a virtual environment: install Debian's $$package package (as root: apt-get install $$package), then run make again." >&2; \
+	        exit 1; \
+	    fi; \
+	    echo "Installing Debian's $$package (Python's venv module)"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq || exit 1; \
+	    apt-get install -y -qq --no-install-recommends $$package >/dev/null || exit 1; \
+	fi
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
