@@ -1,15 +1,35 @@
-# Two commands a user needs: `make demo` and `make test` (SPEC §2). Both create .venv when
-# missing and install the package with the exact versions in constraints.txt, so every machine
-# runs what the tests ran.
+# Two commands a user needs: `make demo` and `make test`. Both create .venv when missing and
+# install the package with the exact versions in constraints.txt, so every machine runs what the
+# tests ran. `make test` also installs Debian's chromium for the browser test when it is missing.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: demo test install install-test lint bench clean
+.PHONY: demo test install install-test browser lint bench clean
 
+# The browser test drives Debian's chromium at this path (tests/test_browser.py).
+CHROMIUM := /usr/bin/chromium
+# Test processes: one per core (pytest-xdist), each taking whole files so that a module's shared
+# fixtures (an analysis, a rendered report) are computed once; tests/conftest.py keeps each
+# process on one BLAS thread. `make test TEST_WORKERS=0` runs everything in one process.
+TEST_WORKERS ?= auto
+
+# Debian ships Python's venv module separately (python3.X-venv): installed here when missing,
+# as root; anyone else is told the package to install.
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "alliance needs Python 3.11 or newer; set PYTHON=python3.11 (or newer)")'
+	@if ! $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null; then \
+	    package=$$($(PYTHON) -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])'); \
+	    if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+	        echo "$(PYTHON) cannot create a virtual environment: install Debian's $$package package (as root: apt-get install $$package), then run make again." >&2; \
+	        exit 1; \
+	    fi; \
+	    echo "Installing Debian's $$package (Python's venv module)"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq || exit 1; \
+	    apt-get install -y -qq --no-install-recommends $$package >/dev/null || exit 1; \
+	fi
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
@@ -31,8 +51,23 @@ lint: install-test
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
-test: lint
-	$(BIN)/pytest
+# Installs chromium only when it is missing, and only as root; anyone else is told what to install
+# (the browser test is never skipped).
+browser:
+	@if [ -x $(CHROMIUM) ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "make test: the browser test needs Chromium at $(CHROMIUM)." >&2; \
+	    echo "Install Debian's chromium package (as root: apt-get install chromium), then run make test again." >&2; \
+	    exit 1; \
+	fi; \
+	echo "Installing Debian's chromium for the browser test (apt-get, a few minutes)"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update -qq || exit 1; \
+	apt-get install -y -qq --no-install-recommends chromium >/dev/null || exit 1; \
+	[ -x $(CHROMIUM) ] || { echo "make test: apt-get did not install $(CHROMIUM)" >&2; exit 1; }
+
+test: browser lint
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: install-test
 	$(BIN)/python benchmarks/run_all.py

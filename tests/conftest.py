@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import os
+
+# One BLAS thread per test process, set before numpy loads: the suite runs a process per core
+# (pytest-xdist), and BLAS threads competing with the other processes for the same cores made
+# small least-squares solves up to 60x slower.
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
 from pathlib import Path
 
 import numpy as np

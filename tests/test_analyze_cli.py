@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from alliance.cli import app
-from tests.conftest import sha256
+from tests.conftest import sha256, small_trial
 
 runner = CliRunner()
 
@@ -33,6 +33,7 @@ MODEL_KEYS = {
 }
 TERM_KEYS = {"name", "estimate", "std_error", "t", "p", "ci_low", "ci_high", "std_beta"}
 FAST = ["--seed", "3"]
+CLASSICAL = ("--bootstrap", "0", "--permutations", "0")  # where resampling is not what is checked
 
 
 def analyze(path, out, *extra):
@@ -41,10 +42,25 @@ def analyze(path, out, *extra):
     return json.loads((out / "results.json").read_text())
 
 
-def test_results_json_follows_the_contract(trial_csv, tmp_path):
-    before = sha256(trial_csv)
-    doc = analyze(trial_csv, tmp_path / "out")
-    assert sha256(trial_csv) == before
+@pytest.fixture(scope="module")
+def trial_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("trial") / "trial.csv"
+    small_trial().to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def default_run(trial_file, tmp_path_factory):
+    """One analysis with the default options (an analysis takes seconds), shared by the tests
+    that only read its outputs: the input's checksum before, the output folder, results.json."""
+    before = sha256(trial_file)
+    out = tmp_path_factory.mktemp("default") / "out"
+    return before, out, analyze(trial_file, out)
+
+
+def test_results_json_follows_the_contract(trial_file, default_run):
+    before, out, doc = default_run
+    assert sha256(trial_file) == before
     assert doc["schema_version"] == "1"
     assert doc["input_sha256"] == before
     assert doc["synthetic"] is False
@@ -62,9 +78,9 @@ def test_results_json_follows_the_contract(trial_csv, tmp_path):
         assert model["n"] == 7
         assert model["adjust_method"] == "holm"
     for name in ("ledger.csv", "tables/model_terms.csv", "tables/alliance_effects.csv"):
-        assert (tmp_path / "out" / name).exists(), name
+        assert (out / name).exists(), name
     # Figures are SVG unless PNGs are asked for (--png).
-    figures = tmp_path / "out" / "figures"
+    figures = out / "figures"
     assert len(list(figures.glob("*.svg"))) == 3 + 3 * len(doc["models"])
     assert not list(figures.glob("*.png"))
 
@@ -114,18 +130,18 @@ def test_png_and_no_figures_together_are_a_usage_error(trial_csv, tmp_path):
     assert "choose one" in result.output
 
 
-def test_same_input_plan_and_seed_give_identical_models(trial_csv, tmp_path):
-    first = analyze(trial_csv, tmp_path / "a")
-    second = analyze(trial_csv, tmp_path / "b")
+def test_same_input_plan_and_seed_give_identical_models(trial_file, default_run, tmp_path):
+    _, _, first = default_run
+    second = analyze(trial_file, tmp_path / "b")
     assert first["models"] == second["models"]
 
 
-def test_row_order_does_not_change_results(trial_csv, tmp_path):
+def test_row_order_does_not_change_results(trial_file, default_run, tmp_path):
     shuffled = tmp_path / "shuffled.csv"
-    frame = pd.read_csv(trial_csv, dtype=str)
+    frame = pd.read_csv(trial_file, dtype=str)
     frame.sample(frac=1, random_state=1).to_csv(shuffled, index=False)
-    a = analyze(trial_csv, tmp_path / "a")
-    b = analyze(shuffled, tmp_path / "b")
+    a = default_run[2]
+    b = analyze(shuffled, tmp_path / "b", *CLASSICAL)
     for ma, mb in zip(a["models"], b["models"], strict=True):
         for ta, tb in zip(ma["terms"], mb["terms"], strict=True):
             assert ta["estimate"] == pytest.approx(tb["estimate"], rel=1e-12)
@@ -133,19 +149,20 @@ def test_row_order_does_not_change_results(trial_csv, tmp_path):
 
 
 def test_adjust_and_family_override_the_plan(trial_csv, tmp_path):
-    doc = analyze(trial_csv, tmp_path / "o", "--adjust", "bonferroni", "--family", "per_outcome")
+    overrides = ("--adjust", "bonferroni", "--family", "per_outcome")
+    doc = analyze(trial_csv, tmp_path / "o", *overrides, *CLASSICAL)
     assert doc["plan"]["multiplicity"] == {"method": "bonferroni", "family": "per_outcome"}
     for model in doc["models"]:
         raw = next(t["p"] for t in model["terms"] if t["name"] == "wai")
         assert model["p_adjusted"] == pytest.approx(min(1.0, 3 * raw), rel=1e-12)
 
 
-def test_scored_layout_gives_the_same_models_as_item_layout(trial_csv, tmp_path):
+def test_scored_layout_gives_the_same_models_as_item_layout(trial_file, default_run, tmp_path):
     scores = tmp_path / "scores.csv"
-    result = runner.invoke(app, ["score", str(trial_csv), "--out", str(scores)])
+    result = runner.invoke(app, ["score", str(trial_file), "--out", str(scores)])
     assert result.exit_code == 0, result.output
-    a = analyze(trial_csv, tmp_path / "a")
-    b = analyze(scores, tmp_path / "b")
+    a = default_run[2]
+    b = analyze(scores, tmp_path / "b", *CLASSICAL)
     assert b["input_layout"] == "scored"
     for ma, mb in zip(a["models"], b["models"], strict=True):
         assert ma["n"] == mb["n"]
@@ -182,7 +199,7 @@ def test_a_workbook_with_data_in_another_worksheet_says_so(trial_csv, tmp_path):
 
     # The warning stays with the result: in results.json and at the top of the report.
     out = tmp_path / "out"
-    document = analyze(path, out, "--bootstrap", "0", "--permutations", "0")
+    document = analyze(path, out, *CLASSICAL)
     assert len(document["warnings"]) == 1
     assert "'later visits'" in document["warnings"][0]
     report = (out / "report.html").read_text()
@@ -190,15 +207,15 @@ def test_a_workbook_with_data_in_another_worksheet_says_so(trial_csv, tmp_path):
     assert "later visits" in report
 
 
-def test_a_clean_input_has_no_warnings(trial_csv, tmp_path):
-    document = analyze(trial_csv, tmp_path, "--bootstrap", "0", "--permutations", "0")
+def test_a_clean_input_has_no_warnings(default_run):
+    _, out, document = default_run
     assert document["warnings"] == []
-    assert '<section id="warnings">' not in (tmp_path / "report.html").read_text()
+    assert '<section id="warnings">' not in (out / "report.html").read_text()
 
 
 def test_console_names_match_results_json_and_the_report_path_is_printed(trial_csv, tmp_path):
     out = tmp_path / "console"
-    result = runner.invoke(app, ["analyze", str(trial_csv), "--out", str(out), *FAST])
+    result = runner.invoke(app, ["analyze", str(trial_csv), "--out", str(out), *FAST, *CLASSICAL])
     assert result.exit_code == 0, result.output
     doc = json.loads((out / "results.json").read_text())
     lines = result.output.splitlines()
