@@ -15,7 +15,6 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from html import escape
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +43,7 @@ from alliance.report.figures import (
 from alliance.report.files import write_atomic, write_text
 from alliance.report.flow import describe_flow, flow_counts, flow_figure, flow_svg
 from alliance.report.influence import influence_figure
+from alliance.report.results_json import software_versions
 from alliance.safe_text import xml_text
 
 NO_FIGURES = (
@@ -59,17 +59,6 @@ CSS = (Path(__file__).with_name("report.css")).read_text(encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- provenance
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of Python, alliance and the libraries that compute or draw the results."""
-    versions = {"alliance": __version__, "Python": platform.python_version()}
-    for name in LIBRARIES:
-        try:
-            versions[name] = version(name)
-        except PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
 
 
 def _toml_value(value: Any) -> str:
@@ -260,7 +249,7 @@ def _paragraph(runs: Runs) -> str:
 
 def _provenance(analysis: Analysis, generated: dt.datetime) -> str:
     loaded = analysis.loaded
-    versions = ", ".join(f"{k} {v}" for k, v in library_versions().items())
+    versions = ", ".join(f"{k} {v}" for k, v in software_versions(LIBRARIES).items())
     rows = [
         ("Input file", escape(loaded.path.name)),
         ("Input SHA-256", f"<code>{escape(loaded.sha256)}</code>"),

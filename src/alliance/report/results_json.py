@@ -130,10 +130,11 @@ def model_record(
     return record
 
 
-def software_versions() -> dict[str, str]:
-    """The versions that computed the numbers, so a result can be reproduced."""
+def software_versions(libraries: tuple[str, ...] = ()) -> dict[str, str]:
+    """The versions that computed the numbers (and of ``libraries``), so a result can be
+    reproduced."""
     versions = {"alliance": __version__, "python": platform.python_version()}
-    for name in SOFTWARE:
+    for name in SOFTWARE + tuple(n for n in libraries if n not in SOFTWARE):
         try:
             versions[name] = version(name)
         except PackageNotFoundError:
