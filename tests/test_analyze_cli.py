@@ -242,3 +242,17 @@ def test_model_line_without_correction(tmp_path):
     line = model_line(model, "none")
     assert line.startswith("  caps~wai@pre_s3: n=7, b (unstd.)=")
     assert "p_adj" not in line and line.endswith("(no multiplicity correction)")
+
+
+def test_a_long_exclusion_list_is_summarised_on_the_terminal(tmp_path):
+    trial = small_trial()
+    placebo_only = trial[trial["participant_id"] == "p4"]
+    extra = [placebo_only.assign(participant_id=f"x{i:02d}") for i in range(25)]
+    path = tmp_path / "many_excluded.csv"
+    pd.concat([trial, *extra], ignore_index=True).to_csv(path, index=False)
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    named = [line for line in result.output.splitlines() if line.strip().startswith("excluded ")]
+    assert len(named) == 20
+    assert "... and 6 more (6 no MDMA exposure" in result.output
+    assert "ledger.csv" in result.output

@@ -12,6 +12,7 @@ import re
 import signal
 import sys
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -62,6 +63,8 @@ stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 _state: dict[str, Any] = {"debug": False, "stage": ""}
 
 MAX_PROBLEM_LINES = 200
+# A large trial excludes hundreds: the terminal names the first few, ledger.csv all of them.
+MAX_EXCLUDED_LINES = 20
 
 
 def _version(value: bool) -> None:
@@ -334,9 +337,20 @@ def _print_ledger_summary(loaded: Any, ledger: Any) -> None:
         f"  participants: {ledger.participants_in} in, {ledger.episodes} with an MDMA episode, "
         f"{len(ledger.excluded())} excluded"
     )
-    for entry in ledger.excluded():
+    excluded = ledger.excluded()
+    for entry in excluded[:MAX_EXCLUDED_LINES]:
         stdout.print(
             terminal_text(f"    excluded {entry['participant_id']}: {entry['reason']}"),
+            markup=False,
+        )
+    if len(excluded) > MAX_EXCLUDED_LINES:
+        reasons = Counter(str(entry["reason"]) for entry in excluded[MAX_EXCLUDED_LINES:])
+        counts = "; ".join(f"{n} {reason}" for reason, n in reasons.most_common())
+        stdout.print(
+            terminal_text(
+                f"    ... and {len(excluded) - MAX_EXCLUDED_LINES} more ({counts}); every one is "
+                "named in ledger.csv (alliance analyze)"
+            ),
             markup=False,
         )
 
