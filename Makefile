@@ -15,20 +15,26 @@ CHROMIUM := /usr/bin/chromium
 # process on one BLAS thread. `make test TEST_WORKERS=0` runs everything in one process.
 TEST_WORKERS ?= auto
 
+# $(call apt_install,PACKAGE,WHY): install a Debian package with apt-get when running as root;
+# anyone else is told which package to install and why, and make stops. (No commas in WHY.)
+define apt_install
+if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+    echo "make: Debian's $(1) package is missing ($(2)); install it (as root: apt-get install $(1)) then run make again." >&2; \
+    exit 1; \
+fi; \
+echo "Installing Debian's $(1) with apt-get ($(2))"; \
+export DEBIAN_FRONTEND=noninteractive; \
+apt-get update -qq || exit 1; \
+apt-get install -y -qq --no-install-recommends $(1) >/dev/null || exit 1
+endef
+
 # Debian ships Python's venv module separately (python3.X-venv): installed here when missing,
 # as root; anyone else is told the package to install.
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "alliance needs Python 3.11 or newer; set PYTHON=python3.11 (or newer)")'
 	@if ! $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null; then \
 	    package=$$($(PYTHON) -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])'); \
-	    if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
-	        echo "$(PYTHON) cannot create a virtual environment: install Debian's $$package package (as root: apt-get install $$package), then run make again." >&2; \
-	        exit 1; \
-	    fi; \
-	    echo "Installing Debian's $$package (Python's venv module)"; \
-	    export DEBIAN_FRONTEND=noninteractive; \
-	    apt-get update -qq || exit 1; \
-	    apt-get install -y -qq --no-install-recommends $$package >/dev/null || exit 1; \
+	    $(call apt_install,$$package,$(PYTHON) cannot create a virtual environment without it); \
 	fi
 	$(PYTHON) -m venv $(VENV)
 
@@ -55,15 +61,7 @@ lint: install-test
 # (the browser test is never skipped).
 browser:
 	@if [ -x $(CHROMIUM) ]; then exit 0; fi; \
-	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
-	    echo "make test: the browser test needs Chromium at $(CHROMIUM)." >&2; \
-	    echo "Install Debian's chromium package (as root: apt-get install chromium), then run make test again." >&2; \
-	    exit 1; \
-	fi; \
-	echo "Installing Debian's chromium for the browser test (apt-get, a few minutes)"; \
-	export DEBIAN_FRONTEND=noninteractive; \
-	apt-get update -qq || exit 1; \
-	apt-get install -y -qq --no-install-recommends chromium >/dev/null || exit 1; \
+	$(call apt_install,chromium,the browser test of make test opens the report in it); \
 	[ -x $(CHROMIUM) ] || { echo "make test: apt-get did not install $(CHROMIUM)" >&2; exit 1; }
 
 test: browser lint
