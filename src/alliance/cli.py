@@ -525,6 +525,8 @@ def _parse_effects(
     texts: list[str], outcomes: Iterable[str], timepoints: tuple[str, ...]
 ) -> dict[str, dict[str, float]]:
     """``caps@s4=-0.5`` sets one model's partial r; ``caps=-0.5`` sets every timepoint's."""
+    from alliance.validation.cells import plain_number
+
     effects: dict[str, dict[str, float]] = {}
     known = list(outcomes)
     for text in texts:
@@ -533,8 +535,6 @@ def _parse_effects(
 
         def bad(what: str, text: str = text) -> typer.BadParameter:
             return typer.BadParameter(f"{text!r}: {what}", param_hint="--effect")
-
-        from alliance.validation.cells import plain_number
 
         number = plain_number(value)
         if number is None:

@@ -8,16 +8,14 @@ neutralised in .csv, .tsv and .xlsx (see :mod:`alliance.safe_text`); the reader 
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from alliance.errors import DataError, PlanError, Problem
-from alliance.report.files import write_atomic
+from alliance.report.files import write_atomic, write_atomic_by_name
 from alliance.safe_text import neutralise_frame, spreadsheet_csv
 
 SYNTHETIC_COLUMN = "synthetic"
@@ -92,21 +90,7 @@ def write_table(frame: pd.DataFrame, path: Path, synthetic: bool = False) -> Pat
         return write_atomic(path, lambda h: frame.to_parquet(h, index=False))
     import pyreadstat
 
-    # pyreadstat writes to a path, not a handle: write a sibling temp file, then rename. The
-    # name is unique, so two runs never share it; it is removed on any failure or interrupt.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        if suffix == ".sav":
-            pyreadstat.write_sav(_stata_ready(frame), str(tmp))
-        else:
-            pyreadstat.write_dta(_stata_ready(frame), str(tmp))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it private; give ordinary permissions
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    # pyreadstat writes to a file name, not a handle.
+    writer = pyreadstat.write_sav if suffix == ".sav" else pyreadstat.write_dta
+    ready = _stata_ready(frame)
+    return write_atomic_by_name(path, lambda tmp: writer(ready, str(tmp)))

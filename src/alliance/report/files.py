@@ -24,6 +24,12 @@ def _umask() -> int:
     return current
 
 
+def _publish(tmp: str, path: Path) -> None:
+    # mkstemp creates 0600; give the file the permissions an ordinary write would have.
+    os.chmod(tmp, 0o666 & ~_umask())
+    os.replace(tmp, path)
+
+
 def write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -31,9 +37,27 @@ def write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
-        # mkstemp creates 0600; give the file the permissions an ordinary write would have.
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
+        _publish(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_atomic_by_name(path: Path, write: Callable[[Path], object]) -> Path:
+    """:func:`write_atomic` for libraries that write to a file name, not a handle (pyreadstat).
+
+    The temporary name keeps the file's extension, which such libraries may insist on.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent
+    )
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        _publish(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
