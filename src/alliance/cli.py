@@ -876,6 +876,12 @@ def _print_power(
     )
 
 
+# Meta-analysis across studies or sites: the command lives with its stage.
+from alliance.meta.command import meta as _meta  # noqa: E402
+
+app.command(name="meta")(_meta)
+
+
 def main() -> None:
     """Entry point of the ``alliance`` command.
 
