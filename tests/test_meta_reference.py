@@ -18,13 +18,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alliance.meta.pooling import fisher_z, fisher_z_variance, pool
+from alliance.meta.pooling import PoolingError, fisher_z, fisher_z_variance, pool
 
 FIXTURES = Path(__file__).parent / "fixtures" / "r" / "meta"
 REFERENCE = json.loads((FIXTURES / "metafor.json").read_text(encoding="utf-8"))
 DATASETS = [name for name in REFERENCE if name != "about"]
 CASES = [
-    (name, fit["method"], fit["test"]) for name in DATASETS for fit in REFERENCE[name]
+    (name, fit["method"], fit["test"])
+    for name in DATASETS
+    for fit in REFERENCE[name]
+    if "error" not in fit["default"]
+]
+REFUSED = [
+    (name, fit["method"], fit["test"], fit["default"]["error"])
+    for name in DATASETS
+    for fit in REFERENCE[name]
+    if "error" in fit["default"]
 ]
 TIGHT = 1e-9
 
@@ -103,3 +112,13 @@ def test_heterogeneous_set_has_between_study_variance() -> None:
     assert fit.tau2.value > 0.01
     assert fit.q_p < 0.05
     assert fit.pi_high - fit.pi_low > fit.ci_high - fit.ci_low
+
+
+def test_a_set_metafor_cannot_fit_by_reml_is_refused_the_same_way() -> None:
+    assert {(name, method) for name, method, _, _ in REFUSED} == {("nonconverging_k4", "reml")}
+    for name, method, test, message in REFUSED:
+        assert "Fisher scoring algorithm did not converge" in message
+        with pytest.raises(PoolingError, match="did not converge.*--method dl"):
+            _pooled(name, method, test)
+    # The other estimators fit it, as in metafor.
+    assert {m for n, m, _ in CASES if n == "nonconverging_k4"} == {"ml", "dl", "pm"}

@@ -10,7 +10,8 @@
 # "tight": control = list(threshold = 1e-12, maxiter = 1000, tol = 1e-15), so the iterative
 # estimators (REML, ML: Fisher scoring; PM: uniroot) are solved to machine precision and the
 # comparison can be tight. "default": metafor's own control (threshold 1e-5 on the change in
-# tau^2, uniroot tol 1.2e-4), what a user running rma() without control sees.
+# tau^2, uniroot tol 1.2e-4), what a user running rma() without control sees. A fit metafor
+# refuses is recorded as {"error": message}.
 suppressMessages({library(metafor); library(jsonlite)})
 dir.create("tests/fixtures/r/meta", showWarnings = FALSE, recursive = TRUE)
 
@@ -36,7 +37,12 @@ datasets <- list(
                             n = c(22, 64, 19, 41, 35, 28), covariates = c(1, 2, 1, 3, 1, 2)),
   small_mixed_k5 = data.frame(study = c("P1", "P2", "P3", "P4", "P5"),
                               r = c(0.65, 0.85, 0.20, -0.10, 0.50),
-                              n = c(19, 20, 22, 30, 15), covariates = 0)
+                              n = c(19, 20, 22, 30, 15), covariates = 0),
+  # Three small trials beside one very large study: metafor's Fisher scoring for REML does
+  # not converge in 100 iterations (an error); ML, DL and PM fit.
+  nonconverging_k4 = data.frame(study = c("Trial 1", "Trial 2", "Trial 3", "Large"),
+                                r = c(0.10, 0.45, 0.62, 0.278), n = c(60, 22, 18, 7080),
+                                covariates = 0)
 )
 
 fit_one <- function(d, method, test, control) {
@@ -67,8 +73,10 @@ for (name in names(datasets)) {
   for (method in c("REML", "DL", "PM", "ML")) for (test in c("z", "knha")) {
     fits[[length(fits) + 1]] <- list(
       method = tolower(method), test = test,
-      tight = fit_one(d, method, test, tight),
-      default = fit_one(d, method, test, list())
+      tight = tryCatch(fit_one(d, method, test, tight),
+                       error = function(e) list(error = conditionMessage(e))),
+      default = tryCatch(fit_one(d, method, test, list()),
+                         error = function(e) list(error = conditionMessage(e)))
     )
   }
   out[[name]] <- fits
