@@ -29,8 +29,16 @@ def write_table(path: Path, rows: list[dict]) -> Path:
 @pytest.mark.parametrize(("method", "test"), [("reml", "z"), ("pm", "knha"), ("dl", "z")])
 def test_meta_json_matches_metafor(tmp_path: Path, method: str, test: str) -> None:
     out = tmp_path / "meta"
-    result = meta(str(FIXTURES / "partial_r_k6.csv"), "--out", str(out), "--method", method,
-                  "--test", test, "--no-figures")  # fmt: skip
+    result = meta(
+        str(FIXTURES / "partial_r_k6.csv"),
+        "--out",
+        str(out),
+        "--method",
+        method,
+        "--test",
+        test,
+        "--no-figures",
+    )
     assert result.exit_code == 0, result.output
     document = json.loads((out / "meta.json").read_text(encoding="utf-8"))
     ref = next(
@@ -83,8 +91,15 @@ def test_pool_literature_pools_only_entries_with_an_interval(tmp_path: Path) -> 
     out = tmp_path / "meta"
     # DerSimonian–Laird: REML's Fisher scoring does not converge on three small trials beside
     # one large meta-analysis (metafor fails there too; see test_meta_reference).
-    result = meta(str(FIXTURES / "k3.csv"), "--out", str(out), "--pool-literature",
-                  "--method", "dl", "--no-figures")  # fmt: skip
+    result = meta(
+        str(FIXTURES / "k3.csv"),
+        "--out",
+        str(out),
+        "--pool-literature",
+        "--method",
+        "dl",
+        "--no-figures",
+    )
     assert result.exit_code == 0, result.output
     document = json.loads((out / "meta.json").read_text(encoding="utf-8"))
     assert document["k"] == 4
@@ -122,20 +137,38 @@ def _errors(result: object) -> str:
 @pytest.mark.parametrize(
     ("rows", "expected"),
     [
-        ([{"study": "A", "r": 1.0, "n": 30}, {"study": "B", "r": 0.2, "n": 30}],
-         ["row 2", "column 'r'", "strictly between -1 and 1"]),
-        ([{"study": "A", "r": 0.3, "n": 30}, {"study": "B", "r": -1.2, "n": 30}],
-         ["row 3", "column 'r'"]),
-        ([{"study": "A", "r": 0.3, "n": 5, "covariates": 2}, {"study": "B", "r": 0.2, "n": 30,
-          "covariates": 0}], ["row 2", "column 'n'", "exceed 3 + covariates = 5"]),
-        ([{"study": "A", "r": 0.3, "n": 30}, {"study": "A", "r": 0.2, "n": 30}],
-         ["'A' is used 2 times", "row 2", "row 3"]),
-        ([{"study": "A", "r": "abc", "n": 30}, {"study": "B", "r": 0.2, "n": "x"}],
-         ["row 2, column 'r': not a number", "row 3, column 'n'"]),
-        ([{"study": "A", "r": 0.3, "n": 30, "direction": "up"},
-          {"study": "", "r": 0.2, "n": 30}], ["unknown direction", "study name is blank"]),
+        (
+            [{"study": "A", "r": 1.0, "n": 30}, {"study": "B", "r": 0.2, "n": 30}],
+            ["row 2", "column 'r'", "strictly between -1 and 1"],
+        ),
+        (
+            [{"study": "A", "r": 0.3, "n": 30}, {"study": "B", "r": -1.2, "n": 30}],
+            ["row 3", "column 'r'"],
+        ),
+        (
+            [
+                {"study": "A", "r": 0.3, "n": 5, "covariates": 2},
+                {"study": "B", "r": 0.2, "n": 30, "covariates": 0},
+            ],
+            ["row 2", "column 'n'", "exceed 3 + covariates = 5"],
+        ),
+        (
+            [{"study": "A", "r": 0.3, "n": 30}, {"study": "A", "r": 0.2, "n": 30}],
+            ["'A' is used 2 times", "row 2", "row 3"],
+        ),
+        (
+            [{"study": "A", "r": "abc", "n": 30}, {"study": "B", "r": 0.2, "n": "x"}],
+            ["row 2, column 'r': not a number", "row 3, column 'n'"],
+        ),
+        (
+            [
+                {"study": "A", "r": 0.3, "n": 30, "direction": "up"},
+                {"study": "", "r": 0.2, "n": 30},
+            ],
+            ["unknown direction", "study name is blank"],
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_tables_exit_1_with_located_messages(
     tmp_path: Path, rows: list[dict], expected: list[str]
 ) -> None:
@@ -176,7 +209,11 @@ def test_one_study_says_what_it_gives_and_pools_nothing(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("args", "hint"),
-    [(["--method", "hs"], "--method"), (["--test", "t"], "--test"), (["--model", "caps"], "--model")],
+    [
+        (["--method", "hs"], "--method"),
+        (["--test", "t"], "--test"),
+        (["--model", "caps"], "--model"),
+    ],
 )
 def test_usage_errors_exit_2(tmp_path: Path, args: list[str], hint: str) -> None:
     result = meta(str(FIXTURES / "k2.csv"), "--out", str(tmp_path / "o"), *args)
@@ -194,12 +231,36 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     paths = []
     for seed, n in ((1, 30), (2, 45), (3, 26)):
         data = root / f"site{seed}.csv"
-        made = runner.invoke(app, ["simulate", "--n", str(n), "--seed", str(seed), "--layout",
-                                   "scored", "--out", str(data)])  # fmt: skip
+        made = runner.invoke(
+            app,
+            [
+                "simulate",
+                "--n",
+                str(n),
+                "--seed",
+                str(seed),
+                "--layout",
+                "scored",
+                "--out",
+                str(data),
+            ],
+        )
         assert made.exit_code == 0, made.output
         out = root / f"site_{seed}"
-        analysed = runner.invoke(app, ["analyze", str(data), "--out", str(out), "--bootstrap",
-                                       "0", "--permutations", "0", "--no-figures"])  # fmt: skip
+        analysed = runner.invoke(
+            app,
+            [
+                "analyze",
+                str(data),
+                "--out",
+                str(out),
+                "--bootstrap",
+                "0",
+                "--permutations",
+                "0",
+                "--no-figures",
+            ],
+        )
         assert analysed.exit_code == 0, analysed.output
         paths.append(out / "results.json")
     return paths
@@ -211,11 +272,16 @@ def test_results_json_round_trip_equals_the_table(tmp_path: Path, sites: list[Pa
     assert result.exit_code == 0, result.output
     rows = []
     for path in sites:
-        model = next(
-            m for m in json.loads(path.read_text())["models"] if m["key"] == "caps~wai@s4"
+        model = next(m for m in json.loads(path.read_text())["models"] if m["key"] == "caps~wai@s4")
+        rows.append(
+            {
+                "study": path.parent.name,
+                "r": model["partial_r"],
+                "n": model["n"],
+                "covariates": 1,
+                "direction": "higher_is_worse",
+            }
         )
-        rows.append({"study": path.parent.name, "r": model["partial_r"], "n": model["n"],
-                     "covariates": 1, "direction": "higher_is_worse"})  # fmt: skip
     out_table = tmp_path / "from_table"
     table = write_table(tmp_path / "sites.csv", rows)
     assert meta(str(table), "--out", str(out_table), "--no-figures").exit_code == 0

@@ -118,7 +118,7 @@ def test_a_set_metafor_cannot_fit_by_reml_is_refused_the_same_way() -> None:
     assert {(name, method) for name, method, _, _ in REFUSED} == {("nonconverging_k4", "reml")}
     for name, method, test, message in REFUSED:
         assert "Fisher scoring algorithm did not converge" in message
-        with pytest.raises(PoolingError, match="did not converge.*--method dl"):
+        with pytest.raises(PoolingError, match=r"did not converge.*--method dl"):
             _pooled(name, method, test)
     # The other estimators fit it, as in metafor.
     assert {m for n, m, _ in CASES if n == "nonconverging_k4"} == {"ml", "dl", "pm"}

@@ -123,9 +123,7 @@ def meta(
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--model") from None
     try:
-        check_output_folder(
-            out, {f"INPUT {i}": p for i, p in enumerate(inputs, 1)}, OUTPUT_NAMES
-        )
+        check_output_folder(out, {f"INPUT {i}": p for i, p in enumerate(inputs, 1)}, OUTPUT_NAMES)
     except OutputPathError as exc:
         raise typer.BadParameter(str(exc), param_hint="--out") from None
     shown = [str(p) for p in inputs]
@@ -157,6 +155,4 @@ def meta(
     for key, why in result.not_pooled:
         cli.stdout.print(f"not pooled: {key} ({why})", markup=False)
     cli.stdout.print(terminal_text(f"results: {Path(written).resolve()}"), markup=False)
-    cli.stdout.print(
-        terminal_text(f"report: {(Path(out) / 'meta.html').resolve()}"), markup=False
-    )
+    cli.stdout.print(terminal_text(f"report: {(Path(out) / 'meta.html').resolve()}"), markup=False)

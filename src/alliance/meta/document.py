@@ -61,9 +61,7 @@ def meta_document(result: MetaAnalysis, inputs: Sequence[str]) -> dict[str, Any]
             "version": result.literature_version,
             "pooled_with_studies": bool(pooled_keys),
             "not_pooled": [{"key": k, "reason": why} for k, why in result.not_pooled],
-            "entries": [
-                b.record() | {"pooled": b.key in pooled_keys} for b in result.literature
-            ],
+            "entries": [b.record() | {"pooled": b.key in pooled_keys} for b in result.literature],
         }
     document = {
         "schema_version": SCHEMA_VERSION,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from alliance.meta.analysis import MetaAnalysis
+from alliance.meta.literature import Benchmark
 from alliance.meta.pooling import METHOD_NAMES, TEST_NAMES
 from alliance.report import apa
 from alliance.report.canvas import (
@@ -40,13 +41,16 @@ def forest_plot(result: MetaAnalysis) -> ReportFigure:
     pooled = result.pooled
     level = pooled.level
     r_ci_low, r_ci_high, r_pi_low, r_pi_high = pooled.r_interval
-    rows: list[tuple[str, float, float | None, float | None, str, str]] = []
+    rows: list[tuple[str, float, float, float, str, str]] = []
     for effect, weight in zip(result.effects, pooled.weights, strict=True):
         low, high = effect.interval(level)
         rows.append((_short(effect.name), effect.r, low, high, f"{weight:.1f}%", "study"))
     pooled_label = f"Pooled ({pooled.method.upper()}, {TEST_NAMES[pooled.test]})"
-    literature = [b for b in result.literature if b.key not in {
-        e.benchmark.key for e in result.effects if e.benchmark is not None}]  # fmt: skip
+    literature = [
+        b
+        for b in result.literature
+        if b.key not in {e.benchmark.key for e in result.effects if e.benchmark is not None}
+    ]
     n_rows = len(rows) + 2 + (len(literature) + 1 if literature else 0)
     labels = [plot_text(r[0]) for r in rows] + [pooled_label, "Prediction interval"]
     labels += [plot_text(_short(b.label)) for b in literature]
@@ -80,17 +84,31 @@ def forest_plot(result: MetaAnalysis) -> ReportFigure:
         tick_labels.append(pooled_label)
         y -= 1
         ax.plot([r_pi_low, r_pi_high], [y, y], color=VERMILLION, linewidth=1.2, linestyle="--")
-        ax.plot([r_pi_low, r_pi_high], [y, y], marker="|", markersize=8, color=VERMILLION,
-                linestyle="none")  # fmt: skip
+        ax.plot(
+            [r_pi_low, r_pi_high],
+            [y, y],
+            marker="|",
+            markersize=8,
+            color=VERMILLION,
+            linestyle="none",
+        )
         _right_text(ax, y, apa.fmt_ci(r_pi_low, r_pi_high, unit=True), "")
         ticks.append(y)
         tick_labels.append("95% prediction interval")
         if literature:
             y -= 1
             ax.axhline(y, color=GREY, linewidth=0.6)
-            ax.text(0.0, y, " Published effects (not pooled)", transform=ax.get_yaxis_transform(),
-                    va="center", ha="left", fontsize=7.5, color="#555555",
-                    bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})  # fmt: skip
+            ax.text(
+                0.0,
+                y,
+                " Published effects (not pooled)",
+                transform=ax.get_yaxis_transform(),
+                va="center",
+                ha="left",
+                fontsize=7.5,
+                color="#555555",
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
+            )
             for b in literature:
                 y -= 1
                 if b.ci_low is not None and b.ci_high is not None:
@@ -98,8 +116,16 @@ def forest_plot(result: MetaAnalysis) -> ReportFigure:
                     shown = f"{apa.fmt_unit(b.r)} {apa.fmt_ci(b.ci_low, b.ci_high, unit=True)}"
                 else:
                     shown = f"{apa.fmt_unit(b.r)} (no CI)"
-                ax.plot([b.r], [y], marker="o", markersize=6, color="#555555",
-                        markerfacecolor="white", markeredgewidth=1.4, linestyle="none")  # fmt: skip
+                ax.plot(
+                    [b.r],
+                    [y],
+                    marker="o",
+                    markersize=6,
+                    color="#555555",
+                    markerfacecolor="white",
+                    markeredgewidth=1.4,
+                    linestyle="none",
+                )
                 _right_text(ax, y, shown, "")
                 ticks.append(y)
                 tick_labels.append(plot_text(_short(b.label)))
@@ -113,8 +139,16 @@ def forest_plot(result: MetaAnalysis) -> ReportFigure:
         ax.set_xlabel(
             f"r with {apa.fmt_level(level)} CI (positive: higher alliance, better outcome)"
         )
-        ax.text(1.0, n_rows - 0.3, "  r [95% CI]      weight", transform=ax.get_yaxis_transform(),
-                ha="left", va="bottom", fontsize=7.5, color="#555555")  # fmt: skip
+        ax.text(
+            1.0,
+            n_rows - 0.3,
+            "  r [95% CI]      weight",
+            transform=ax.get_yaxis_transform(),
+            ha="left",
+            va="bottom",
+            fontsize=7.5,
+            color="#555555",
+        )
         title = "Alliance–outcome correlation: forest plot"
         fig.suptitle(title, fontsize=10)
     return ReportFigure(
@@ -153,7 +187,7 @@ def _limits(result: MetaAnalysis) -> tuple[float, float]:
     return max(-1.0, low - pad), min(1.0, high + pad)
 
 
-def _describe(result: MetaAnalysis, literature: list) -> str:  # type: ignore[type-arg]
+def _describe(result: MetaAnalysis, literature: list[Benchmark]) -> str:
     pooled = result.pooled
     ci_low, ci_high, pi_low, pi_high = pooled.r_interval
     studies = "; ".join(
@@ -166,9 +200,11 @@ def _describe(result: MetaAnalysis, literature: list) -> str:  # type: ignore[ty
         f"{apa.fmt_ci(pi_low, pi_high, unit=True)}."
     )
     if literature:
-        text += " Published effects drawn apart, not pooled: " + "; ".join(
-            f"{b.label}: r = {apa.fmt_unit(b.r)}" for b in literature
-        ) + "."  # fmt: skip
+        text += (
+            " Published effects drawn apart, not pooled: "
+            + "; ".join(f"{b.label}: r = {apa.fmt_unit(b.r)}" for b in literature)
+            + "."
+        )
     return text
 
 

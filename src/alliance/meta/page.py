@@ -23,8 +23,9 @@ from alliance.report.results_json import software_versions
 TITLE = "Alliance–outcome meta-analysis"
 
 
-def _table(title: str, number: int, head: Sequence[str], rows: Sequence[Sequence[str]],
-           note: str = "") -> str:  # fmt: skip
+def _table(
+    title: str, number: int, head: Sequence[str], rows: Sequence[Sequence[str]], note: str = ""
+) -> str:
     header = "".join(f'<th scope="col">{escape(h)}</th>' for h in head)
     body = "".join(
         "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
@@ -46,8 +47,11 @@ def summary_sentence(result: MetaAnalysis) -> str:
     """The result in one APA-style sentence (also printed by the command line)."""
     p = result.pooled
     ci_low, ci_high, pi_low, pi_high = p.r_interval
-    statistic = f"t({p.df}) = {apa.fmt_num(p.statistic)}" if p.df is not None else (
-        f"z = {apa.fmt_num(p.statistic)}")  # fmt: skip
+    statistic = (
+        f"t({p.df}) = {apa.fmt_num(p.statistic)}"
+        if p.df is not None
+        else (f"z = {apa.fmt_num(p.statistic)}")
+    )
     return (
         f"Across k = {p.k} studies the pooled correlation of alliance with outcome was "
         f"r = {apa.fmt_unit(p.r, 3)}, 95% CI {apa.fmt_ci(ci_low, ci_high, 3, unit=True)}, "
@@ -122,8 +126,10 @@ def build_page(
         ["95% CI", apa.fmt_ci(ci_low, ci_high, 3, unit=True)],
         ["95% prediction interval", apa.fmt_ci(pi_low, pi_high, 3, unit=True)],
         ["Fisher z (SE)", f"{apa.fmt_num(pooled.estimate, 4)} ({apa.fmt_num(pooled.se, 4)})"],
-        [f"{statistic_name}" + (f"({pooled.df})" if pooled.df else ""),
-         apa.fmt_num(pooled.statistic, 3)],  # fmt: skip
+        [
+            f"{statistic_name}" + (f"({pooled.df})" if pooled.df else ""),
+            apa.fmt_num(pooled.statistic, 3),
+        ],
         ["p", apa.fmt_p(pooled.p)],
         ["τ² (τ)", f"{pooled.tau2.value:.5f} ({pooled.tau2.value**0.5:.4f})"],
         [f"Q({pooled.q_df})", f"{apa.fmt_num(pooled.q, 3)}, p {apa.p_equals(pooled.q_p)}"],
@@ -141,10 +147,14 @@ def build_page(
         "expected to lie.",
     )
     sections = [
-        _section("summary", "Result", f"<p>{escape(summary_sentence(result))}</p>"
-                 f"<p><b>Sign convention.</b> {escape(sign_note)}</p>" + _methods(result)),
+        _section(
+            "summary",
+            "Result",
+            f"<p>{escape(summary_sentence(result))}</p>"
+            f"<p><b>Sign convention.</b> {escape(sign_note)}</p>" + _methods(result),
+        ),
         _section("studies", "Studies and pooled estimate", studies_table + pooled_table),
-    ]  # fmt: skip
+    ]
     if svg is not None:
         sections.append(
             _section(
@@ -168,9 +178,7 @@ def _literature(result: MetaAnalysis) -> str:
     rows = []
     for b in result.literature:
         e = b.entry
-        interval = (
-            apa.fmt_ci(b.ci_low, b.ci_high, 3, unit=True) if b.ci_low is not None else "—"
-        )
+        interval = apa.fmt_ci(b.ci_low, b.ci_high, 3, unit=True) if b.ci_low is not None else "—"
         size = f"k = {e.k}" if e.k else (f"n = {e.n}" if e.n else "—")
         rows.append(
             [
@@ -178,7 +186,7 @@ def _literature(result: MetaAnalysis) -> str:
                 e.population,
                 e.measure,
                 size,
-                f"{e.r_published:+.3f}".replace("-", "\u2212"),
+                apa.fmt_unit(e.r_published, 3),
                 apa.fmt_unit(b.r, 3),
                 interval,
                 e.location,
@@ -188,8 +196,17 @@ def _literature(result: MetaAnalysis) -> str:
     table = _table(
         f"Published alliance–outcome effects (table version {result.literature_version})",
         3,
-        ["Source", "Population", "Measure", "Size", "r as published", "r", "95% CI",
-         "Where", "Use"],  # fmt: skip
+        [
+            "Source",
+            "Population",
+            "Measure",
+            "Size",
+            "r as published",
+            "r",
+            "95% CI",
+            "Where",
+            "Use",
+        ],
         rows,
         note="r is oriented as everywhere on this page (positive: higher alliance, better "
         "outcome); 'r as published' keeps the published sign. Each number was checked against "
@@ -203,9 +220,7 @@ def _literature(result: MetaAnalysis) -> str:
         f". <i>Verified:</i> {escape(b.entry.verified)}</li>"
         for b in result.literature
     )
-    not_pooled = "".join(
-        f"<li>{escape(key)}: {escape(why)}</li>" for key, why in result.not_pooled
-    )
+    not_pooled = "".join(f"<li>{escape(key)}: {escape(why)}</li>" for key, why in result.not_pooled)
     extra = f"<p>Not pooled:</p><ul>{not_pooled}</ul>" if not_pooled else ""
     return table + extra + f"<h3>References</h3><ul>{references}</ul>"
 

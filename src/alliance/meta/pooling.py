@@ -146,7 +146,7 @@ def tau2_pm(y: np.ndarray, v: np.ndarray) -> Tau2:
     upper = max(100.0, 10.0 * _mad(y) ** 2)
     if _generalised_q(upper, y, v) > target:
         raise PoolingError(
-            f"the Paule–Mandel estimate of τ² lies beyond {upper:g} (metafor: \"Value of "
+            f'the Paule–Mandel estimate of τ² lies beyond {upper:g} (metafor: "Value of '
             "'tau2.max' too low\"); the effects are too far apart to pool. Try --method dl"
         )
     root, info = optimize.brentq(
@@ -218,7 +218,7 @@ def tau2_fisher_scoring(y: np.ndarray, v: np.ndarray, reml: bool) -> Tau2:
             raise PoolingError(
                 f"the {name} estimate of τ² did not converge: Fisher scoring still changed it "
                 f"by {change:.3g} after {METAFOR_MAXITER} iterations (metafor stops here with "
-                "\"Fisher scoring algorithm did not converge\"). Try --method dl or --method pm, "
+                '"Fisher scoring algorithm did not converge"). Try --method dl or --method pm, '
                 "which need no iteration of this kind"
             )
     note = ""

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -129,9 +129,7 @@ def read_study_table(path: Path) -> tuple[list[Study], list[str]]:
             ]
         )
     unused = [c for c in frame.columns if c not in (*REQUIRED, *OPTIONAL, "source_row")]
-    warnings = (
-        [f"{file}: columns not used by alliance meta: {', '.join(unused)}"] if unused else []
-    )
+    warnings = [f"{file}: columns not used by alliance meta: {', '.join(unused)}"] if unused else []
     problems: list[Problem] = []
     studies: list[Study] = []
     for record in frame.to_dict(orient="records"):
@@ -146,8 +144,12 @@ def read_study_table(path: Path) -> tuple[list[Study], list[str]]:
             problem("study", "study name is blank", "give every study a name")
         r = _number(record["r"])
         if r is None:
-            problem("r", "not a number", "give the correlation as a decimal such as 0.35",
-                    None if _blank(record["r"]) else record["r"])  # fmt: skip
+            problem(
+                "r",
+                "not a number",
+                "give the correlation as a decimal such as 0.35",
+                None if _blank(record["r"]) else record["r"],
+            )
         elif not -1 < r < 1:
             problem(
                 "r",
@@ -159,15 +161,22 @@ def read_study_table(path: Path) -> tuple[list[Study], list[str]]:
         if "covariates" in frame.columns and not _blank(record["covariates"]):
             count = _number(record["covariates"])
             if count is None or count < 0 or count != int(count):
-                problem("covariates", "not a whole number of covariates (0 or more)",
-                        "give how many covariates the model adjusted for (0 for a plain r)",
-                        record["covariates"])  # fmt: skip
+                problem(
+                    "covariates",
+                    "not a whole number of covariates (0 or more)",
+                    "give how many covariates the model adjusted for (0 for a plain r)",
+                    record["covariates"],
+                )
             else:
                 covariates = int(count)
         n = _number(record["n"])
         if n is None or n != int(n):
-            problem("n", "not a whole number of participants", "give the sample size, e.g. 22",
-                    None if _blank(record["n"]) else record["n"])  # fmt: skip
+            problem(
+                "n",
+                "not a whole number of participants",
+                "give the sample size, e.g. 22",
+                None if _blank(record["n"]) else record["n"],
+            )
         elif n <= 3 + covariates:
             problem(
                 "n",
@@ -181,10 +190,13 @@ def read_study_table(path: Path) -> tuple[list[Study], list[str]]:
         if "direction" in frame.columns and not _blank(record["direction"]):
             word = str(record["direction"]).strip().lower()
             if word not in DIRECTION_WORDS:
-                problem("direction", "unknown direction",
-                        "write higher_is_worse (r is with a symptom score, as published) or "
-                        "higher_is_better (r already positive for a better outcome)",
-                        record["direction"])  # fmt: skip
+                problem(
+                    "direction",
+                    "unknown direction",
+                    "write higher_is_worse (r is with a symptom score, as published) or "
+                    "higher_is_better (r already positive for a better outcome)",
+                    record["direction"],
+                )
             else:
                 direction = DIRECTION_WORDS[word]
         if len(problems) == before and r is not None and n is not None:
@@ -279,14 +291,14 @@ def _select_model(document: dict[str, Any], model: str | None, shown: str) -> di
         if not matches
         else f"has {len(matches)} models matching {model!r}"
     )
-    return _raise(
+    _raise(
         shown,
         f"{what}; its models are {keys}",
         "name one of them with --model, as OUTCOME@TIMEPOINT or OUTCOME~PREDICTOR@TIMEPOINT",
     )
 
 
-def _raise(file: str, what: str, fix: str) -> Any:
+def _raise(file: str, what: str, fix: str) -> NoReturn:
     raise DataError([Problem(file=file, what=what, fix=fix)])
 
 
@@ -310,28 +322,42 @@ def read_results_json(
     partial_r = record.get("partial_r")
     n = record.get("n")
     if not isinstance(partial_r, (int, float)) or isinstance(partial_r, bool):
-        _raise(shown, f"model {key} has no partial r (found {partial_r!r})",
-               "re-run alliance analyze; a model whose alliance term could not be estimated "
-               "cannot be pooled")  # fmt: skip
+        _raise(
+            shown,
+            f"model {key} has no partial r (found {partial_r!r})",
+            "re-run alliance analyze; a model whose alliance term could not be estimated "
+            "cannot be pooled",
+        )
     if not isinstance(n, int) or isinstance(n, bool):
-        _raise(shown, f"model {key} has no whole-number n (found {n!r})",
-               "re-run alliance analyze to write a complete results.json")  # fmt: skip
+        _raise(
+            shown,
+            f"model {key} has no whole-number n (found {n!r})",
+            "re-run alliance analyze to write a complete results.json",
+        )
     covariates = _covariate_count(record)
     r_given = float(partial_r)
     if not -1 < r_given < 1:
-        _raise(shown, f"model {key}: partial r = {r_given!r} is not strictly between -1 and 1",
-               "a perfect fit cannot be pooled; check the data of this site")  # fmt: skip
+        _raise(
+            shown,
+            f"model {key}: partial r = {r_given!r} is not strictly between -1 and 1",
+            "a perfect fit cannot be pooled; check the data of this site",
+        )
     if n <= 3 + covariates:
-        _raise(shown, f"model {key}: n = {n} with {covariates} covariate(s) leaves Fisher's z no "
-               f"finite variance (n must exceed {3 + covariates})",
-               "this site is too small to pool; leave it out")  # fmt: skip
+        _raise(
+            shown,
+            f"model {key}: n = {n} with {covariates} covariate(s) leaves Fisher's z no "
+            f"finite variance (n must exceed {3 + covariates})",
+            "this site is too small to pool; leave it out",
+        )
     outcome, predictor = str(record.get("outcome")), str(record.get("predictor"))
     unknown = [s for s in (outcome, predictor) if s not in directions]
     if unknown:
-        _raise(shown, f"model {key}: alliance meta does not know whether a higher "
-               f"{' or '.join(unknown)} is better or worse, so cannot orient the sign",
-               "give the effect in a study table, with direction higher_is_worse or "
-               "higher_is_better")  # fmt: skip
+        _raise(
+            shown,
+            f"model {key}: alliance meta does not know whether a higher "
+            f"{' or '.join(unknown)} is better or worse, so cannot orient the sign",
+            "give the effect in a study table, with direction higher_is_worse or higher_is_better",
+        )
     flip = (directions[outcome] == WORSE) != (directions[predictor] == WORSE)
     study = Study(
         name=shown,
@@ -377,9 +403,7 @@ def _check_same_plan(documents: Sequence[tuple[str, dict[str, Any]]]) -> None:
         raise DataError(problems)
 
 
-def load_studies(
-    inputs: Sequence[Path], model: str | None = None
-) -> tuple[list[Study], list[str]]:
+def load_studies(inputs: Sequence[Path], model: str | None = None) -> tuple[list[Study], list[str]]:
     """Every study of every input, oriented, checked; and the warnings to show the user.
 
     Raises :class:`DataError` listing every problem: bad cells, duplicate study names, the same
