@@ -53,6 +53,7 @@ def meta(
         typer.Argument(
             help="Study table(s) (.csv, .xlsx, ...: study, r, n [, covariates, direction]) "
             "and/or results.json files of alliance analyze (one study each).",
+            metavar="INPUT...",
             show_default=False,
         ),
     ],
