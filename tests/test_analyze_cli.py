@@ -81,7 +81,8 @@ def test_results_json_follows_the_contract(trial_file, default_run):
         assert (out / name).exists(), name
     # Figures are SVG unless PNGs are asked for (--png).
     figures = out / "figures"
-    assert len(list(figures.glob("*.svg"))) == 3 + 3 * len(doc["models"])
+    assert len(list(figures.glob("*.svg"))) == 4 + 3 * len(doc["models"])
+    assert (figures / "forest_literature.svg").exists()
     assert not list(figures.glob("*.png"))
 
 

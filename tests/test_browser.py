@@ -102,7 +102,8 @@ def test_report_renders_offline_without_errors(browser, report_path, tmp_path):
 
     figures = page.locator("figure svg, img")
     count = figures.count()
-    assert count == 1 + 1 + 1 + 3 * 6  # flow, trajectories, forest, three per model
+    # flow, trajectories, forest, models beside the literature, three per model
+    assert count == 1 + 1 + 1 + 1 + 3 * 6
     for i in range(count):
         element = figures.nth(i)
         element.scroll_into_view_if_needed()
@@ -141,6 +142,6 @@ def test_report_opens_as_a_copied_file(browser, report_path, tmp_path):
     sizes = page.evaluate(
         "() => [...document.querySelectorAll('figure svg')].map(s => s.getBBox().width)"
     )
-    assert len(sizes) == 1 + 1 + 1 + 3 * 6 and min(sizes) > 0
+    assert len(sizes) == 1 + 1 + 1 + 1 + 3 * 6 and min(sizes) > 0
     assert errors == []
     page.close()

@@ -81,8 +81,10 @@ def _section_html(html: str, key: str) -> str:
 
 def test_main_text_keeps_trajectories_and_forest_supplement_has_the_diagnostics(report, analysis):
     main = _section_html(report.html, "figures")
-    assert main.count("<figure") == len(analysis.plan.predictors) + 1
+    # Trajectories, the forest plot, and the models beside the published effects.
+    assert main.count("<figure") == len(analysis.plan.predictors) + 2
     assert 'id="figure-fig2-trajectories_wai"' in main and "forest" in main
+    assert "forest_literature" in main and "Flückiger et al. 2018" in main
     assert "added_variable" not in main and "residuals" not in main and "influence" not in main
     supplement = _section_html(report.html, "supplement")
     n = len(analysis.models)
@@ -102,8 +104,9 @@ def test_main_text_keeps_trajectories_and_forest_supplement_has_the_diagnostics(
 
 def test_every_figure_has_svg_title_desc_and_caption(report, analysis):
     figures = re.findall(r"<figure\b.*?</figure>", report.html, flags=re.DOTALL)
-    # flow + one trajectory per predictor + forest + (added-variable, residuals) per model
-    assert len(figures) == 1 + 1 + 1 + 3 * len(analysis.models)
+    # flow + one trajectory per predictor + forest + models beside the literature
+    # + (added-variable, residuals, influence) per model
+    assert len(figures) == 1 + 1 + 1 + 1 + 3 * len(analysis.models)
     for block in figures:
         svg = re.search(r"<svg\b[^>]*>", block)
         assert svg is not None
@@ -247,7 +250,7 @@ def test_write_report_writes_every_file(tmp_path, analysis):
     figures = tmp_path / "figures"
     stems = {p.stem for p in figures.iterdir()}
     assert "participant_flow" in stems and "forest_standardised_effects" in stems
-    assert len(stems) == 1 + 1 + 1 + 3 * len(analysis.models)
+    assert len(stems) == 1 + 1 + 1 + 1 + 3 * len(analysis.models)  # + forest_literature
     for stem in stems:
         svg = (figures / f"{stem}.svg").read_text(encoding="utf-8")
         assert "<svg" in svg and "<title" in svg

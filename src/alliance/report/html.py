@@ -226,6 +226,9 @@ def report_figures(
     ]
     if analysis.models:
         figures.append(forest_figure(analysis.models))
+        from alliance.meta.benchmark import benchmark_figure  # the trial beside the literature
+
+        figures.extend(f for f in [benchmark_figure(analysis.models)] if f is not None)
     figures.extend(added_variable_figure(m, show_ids) for m in analysis.models)
     figures.extend(residual_figure(m, show_ids, ranges) for m in analysis.models)
     figures.extend(
