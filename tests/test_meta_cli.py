@@ -333,3 +333,23 @@ def test_not_a_results_json(tmp_path: Path) -> None:
     result = meta(str(bad), str(FIXTURES / "k2.csv"), "--out", str(tmp_path / "o"))
     assert result.exit_code == 1
     assert "results.json" in result.output and "not a JSON file" in result.output
+
+
+def test_many_studies_are_drawn_as_one_rug_row(tmp_path: Path) -> None:
+    rows = [{"study": f"S{i:03d}", "r": 0.1 + 0.004 * i, "n": 20 + i} for i in range(80)]
+    out = tmp_path / "meta"
+    result = meta(str(write_table(tmp_path / "many.csv", rows)), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    svg = (out / "forest.svg").read_text(encoding="utf-8")
+    assert "80 studies (each r; listed in meta.html)" in svg
+    assert "S079" in (out / "meta.html").read_text(encoding="utf-8")
+    assert len(json.loads((out / "meta.json").read_text())["studies"]) == 80
+
+
+def test_out_naming_an_input_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "meta"
+    out.mkdir()
+    table = shutil.copy(FIXTURES / "k2.csv", out / "meta.json")
+    result = meta(str(table), "--out", str(out))
+    assert result.exit_code == 2
+    assert "lies in the output folder" in result.output

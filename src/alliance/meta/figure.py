@@ -30,6 +30,10 @@ from alliance.report.canvas import (
 from alliance.safe_text import plot_text
 
 ROW = 0.32  # inches per row
+# Beyond this many studies one row per study is unreadable (and 10,000 rows exceed what a
+# canvas can hold): the studies are drawn as a rug of their r on one row instead, and listed
+# in meta.html and meta.json.
+MAX_STUDY_ROWS = 60
 MAX_LABEL = 56  # characters of a study name drawn; the tables name it in full
 
 
@@ -42,17 +46,21 @@ def forest_plot(result: MetaAnalysis) -> ReportFigure:
     level = pooled.level
     r_ci_low, r_ci_high, r_pi_low, r_pi_high = pooled.r_interval
     rows: list[tuple[str, float, float, float, str, str]] = []
+    many = len(result.effects) > MAX_STUDY_ROWS
     for effect, weight in zip(result.effects, pooled.weights, strict=True):
+        if many:
+            break
         low, high = effect.interval(level)
         rows.append((_short(effect.name), effect.r, low, high, f"{weight:.1f}%", "study"))
+    rug_label = f"{len(result.effects):,} studies (each r; listed in meta.html)"
     pooled_label = f"Pooled ({pooled.method.upper()}, {TEST_NAMES[pooled.test]})"
     literature = [
         b
         for b in result.literature
         if b.key not in {e.benchmark.key for e in result.effects if e.benchmark is not None}
     ]
-    n_rows = len(rows) + 2 + (len(literature) + 1 if literature else 0)
-    labels = [plot_text(r[0]) for r in rows] + [pooled_label, "Prediction interval"]
+    n_rows = len(rows) + int(many) + 2 + (len(literature) + 1 if literature else 0)
+    labels = [plot_text(r[0]) for r in rows] + [pooled_label, "Prediction interval", rug_label]
     labels += [plot_text(_short(b.label)) for b in literature]
     with report_style():
         widest = max(text_width(label, RC["font.size"]) for label in labels)
@@ -65,7 +73,9 @@ def forest_plot(result: MetaAnalysis) -> ReportFigure:
         ticks: list[float] = []
         tick_labels: list[str] = []
         largest = float(pooled.weights.max())
-        for (name, r, low, high, weight, _), w in zip(rows, pooled.weights, strict=True):
+        for (name, r, low, high, weight, _), w in zip(
+            rows, pooled.weights[: len(rows)], strict=True
+        ):
             y -= 1
             ax.plot([low, high], [y, y], color="#333333", linewidth=1.0)
             size = 4 + 8 * np.sqrt(w / largest)
@@ -73,6 +83,20 @@ def forest_plot(result: MetaAnalysis) -> ReportFigure:
             _right_text(ax, y, f"{apa.fmt_unit(r)} {apa.fmt_ci(low, high, unit=True)}", weight)
             ticks.append(y)
             tick_labels.append(plot_text(name))
+        if many:
+            y -= 1
+            rs = [e.r for e in result.effects]
+            ax.plot(
+                rs,
+                [y] * len(rs),
+                marker="|",
+                markersize=9,
+                color=BLUE,
+                alpha=0.25,
+                linestyle="none",
+            )
+            ticks.append(y)
+            tick_labels.append(rug_label)
         y -= 1
         diamond_x = [r_ci_low, pooled.r, r_ci_high, pooled.r, r_ci_low]
         diamond_y = [y, y + 0.3, y, y - 0.3, y]
@@ -139,12 +163,24 @@ def forest_plot(result: MetaAnalysis) -> ReportFigure:
         ax.set_xlabel(
             f"r with {apa.fmt_level(level)} CI (positive: higher alliance, better outcome)"
         )
+        header = ax.get_yaxis_transform()
         ax.text(
-            1.0,
+            1.02,
             n_rows - 0.3,
-            "  r [95% CI]      weight",
-            transform=ax.get_yaxis_transform(),
+            "r [95% CI]",
+            transform=header,
             ha="left",
+            va="bottom",
+            fontsize=7.5,
+            color="#555555",
+        )
+        ax.annotate(
+            "weight",
+            xy=(1.0, n_rows - 0.3),
+            xycoords=header,
+            xytext=(118, 0),
+            textcoords="offset points",
+            ha="right",
             va="bottom",
             fontsize=7.5,
             color="#555555",
@@ -192,8 +228,8 @@ def _describe(result: MetaAnalysis, literature: list[Benchmark]) -> str:
     ci_low, ci_high, pi_low, pi_high = pooled.r_interval
     studies = "; ".join(
         f"{e.name}: r = {apa.fmt_unit(e.r)}, weight {w:.1f}%"
-        for e, w in zip(result.effects, pooled.weights, strict=True)
-    )
+        for e, w in zip(result.effects[:MAX_STUDY_ROWS], pooled.weights, strict=False)
+    ) + ("; …" if len(result.effects) > MAX_STUDY_ROWS else "")
     text = (
         f"Forest plot of {pooled.k} studies: {studies}. Pooled r = {apa.fmt_unit(pooled.r)}, "
         f"95% CI {apa.fmt_ci(ci_low, ci_high, unit=True)}, 95% prediction interval "
