@@ -140,3 +140,34 @@ def test_identical_effects_under_knapp_hartung() -> None:
     fit = pool(np.full(3, 0.3), np.array([0.1, 0.2, 0.05]), "dl", "knha")
     assert fit.se == 0.0 and fit.tau2.value == 0.0 and fit.q == 0.0
     assert fit.ci_low == fit.ci_high == pytest.approx(0.3)
+
+
+def test_models_in_the_analyze_report_are_oriented_like_meta() -> None:
+    from types import SimpleNamespace
+
+    from alliance.meta.benchmark import oriented_partial_r
+
+    def model(outcome: str, r: float, n: int = 21, names: int = 3) -> SimpleNamespace:
+        spec = SimpleNamespace(
+            outcome=SimpleNamespace(score=outcome), predictor=SimpleNamespace(score="wai")
+        )
+        fit = SimpleNamespace(n=n, names=tuple(f"t{i}" for i in range(names)))
+        return SimpleNamespace(spec=spec, fit=fit, term_stats={"partial_r": r})
+
+    directions = score_directions()
+    r, low, high, flipped = oriented_partial_r(model("caps", -0.5), directions)  # type: ignore[misc,arg-type]
+    half = 1.959963984540054 / math.sqrt(21 - 3 - 1)
+    assert flipped and r == pytest.approx(0.5)
+    assert (low, high) == pytest.approx(
+        (math.tanh(math.atanh(0.5) - half), math.tanh(math.atanh(0.5) + half))
+    )
+    assert oriented_partial_r(model("unknown_score", -0.5), directions) is None  # type: ignore[arg-type]
+    assert oriented_partial_r(model("caps", float("nan")), directions) is None  # type: ignore[arg-type]
+    assert oriented_partial_r(model("caps", 0.2, n=4), directions) is None  # type: ignore[arg-type]
+
+
+def test_model_option_without_results_json_is_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    pd.DataFrame({"study": ["A", "B"], "r": [0.1, 0.2], "n": [20, 30]}).to_csv(path, index=False)
+    _, warnings = load_studies([path], model="caps@s4")
+    assert warnings == ["--model caps@s4 was ignored: it chooses a model of a results.json"]

@@ -416,6 +416,8 @@ def load_studies(inputs: Sequence[Path], model: str | None = None) -> tuple[list
     json_names = dict(zip(json_paths, _site_names(json_paths), strict=True))
     documents: list[tuple[str, dict[str, Any]]] = []
     directions = score_directions() if json_paths else {}
+    if model is not None and not json_paths:
+        warnings.append(f"--model {model} was ignored: it chooses a model of a results.json")
     for path in inputs:
         try:
             if path in json_names:
