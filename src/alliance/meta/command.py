@@ -127,8 +127,11 @@ def meta(
         check_output_folder(out, {f"INPUT {i}": p for i, p in enumerate(inputs, 1)}, OUTPUT_NAMES)
     except OutputPathError as exc:
         raise typer.BadParameter(str(exc), param_hint="--out") from None
+    from alliance.output.transaction import folder_lock
+
     shown = [str(p) for p in inputs]
-    with cli._reported_errors(), cli._progress("pooling") as progress:
+    # Locked from before reading, as analyze: a second run into the folder fails now.
+    with cli._reported_errors(), folder_lock(out), cli._progress("pooling") as progress:
         progress("reading")
         studies, warnings = load_studies(inputs, model)
         try:
