@@ -75,6 +75,13 @@ def test_excel_table_with_typed_cells(tmp_path: Path) -> None:
     assert warnings == []
 
 
+def test_numeric_study_names_from_excel_read_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "studies.xlsx"
+    pd.DataFrame({"study": [1, 2], "r": [0.1, 0.2], "n": [20, 30]}).to_excel(path, index=False)
+    studies, _ = load_studies([path])
+    assert [s.name for s in studies] == ["1", "2"]
+
+
 def test_unused_columns_are_named_in_a_warning(tmp_path: Path) -> None:
     path = tmp_path / "s.csv"
     pd.DataFrame({"study": ["A", "B"], "r": [0.1, 0.2], "n": [20, 30], "year": [1, 2]}).to_csv(

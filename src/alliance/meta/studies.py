@@ -32,6 +32,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from alliance.errors import DataError, Problem
+from alliance.input.cells import cell_text
 from alliance.input.opening import InputFileError, data_limit, read_input_bytes
 from alliance.input.readers import read_table
 from alliance.validation.cells import plain_number
@@ -139,7 +140,7 @@ def read_study_table(path: Path) -> tuple[list[Study], list[str]]:
         def problem(column: str, what: str, fix: str, value: Any = None, row: int = row) -> None:
             problems.append(Problem(file, what, fix, row=row, column=column, value=value))
 
-        name = "" if _blank(record["study"]) else str(record["study"]).strip()
+        name = cell_text(record["study"])  # a numeric name from Excel reads "1", not "1.0"
         if not name:
             problem("study", "study name is blank", "give every study a name")
         r = _number(record["r"])
