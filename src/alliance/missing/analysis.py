@@ -68,6 +68,7 @@ class PooledModel:
     adj_r_squared: PooledCorrelation
     reduced_r_squared: PooledCorrelation
     partial_r: PooledCorrelation
+    std_beta: np.ndarray  # mean over imputations of b · sd(x) / sd(y)
     p_adjusted: float = float("nan")
     survives_correction: bool = False
 
@@ -201,7 +202,18 @@ def pool_model(
         adj_r_squared=pool_r_squared(np.maximum(full.adj_r_squared, 0.0), full.n),
         reduced_r_squared=pool_r_squared(reduced.r_squared, full.n),
         partial_r=pool_fisher_z(partial, full.n - controlled),
+        std_beta=_std_beta(full.estimate, X, y),
     )
+
+
+def _std_beta(estimate: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Standardised betas per imputation, averaged; NaN for the intercept (as the OLS fit)."""
+    sd_x = X.std(axis=1, ddof=1)
+    sd_y = y.std(axis=1, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        beta = estimate * sd_x / sd_y[:, None]
+    beta[:, sd_x.max(axis=0) == 0] = np.nan
+    return np.asarray(beta.mean(axis=0))
 
 
 def family_labels(specs: list[ModelSpec], family: str) -> list[str]:
