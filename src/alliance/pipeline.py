@@ -204,6 +204,12 @@ def analyze(
     progress("episodes")
     episodes = build_episodes(loaded.scores, plan.episode_rule)
     ledger = ledger_for(loaded, episodes)
+    missing = None
+    if plan.missing_data == "multiple_imputation":  # first: its checks name imputed variables
+        from alliance.missing.analysis import multiple_imputation
+
+        progress("imputation")
+        missing = multiple_imputation(episodes.frame, plan, seed, workers)
     progress("models")
     reasons = _missing_reasons(loaded, episodes, plan_labels(plan))
     models = fit_plan(episodes.frame, plan, reasons, seed)
@@ -213,10 +219,4 @@ def analyze(
     ledger.check()
     progress("reliability")
     reliability = analysed_reliability(loaded, plan, episodes)
-    missing = None
-    if plan.missing_data == "multiple_imputation":
-        from alliance.missing.analysis import multiple_imputation
-
-        progress("imputation")
-        missing = multiple_imputation(episodes.frame, plan, seed, workers)
     return Analysis(loaded, plan, seed, episodes, ledger, models, reliability, missing)

@@ -71,18 +71,22 @@ def donor_pool(yhat_obs: np.ndarray, yhat_mis: np.ndarray, donors: int) -> np.nd
     yhat_mis = np.asarray(yhat_mis, dtype="float64")
     n_obs = len(yhat_obs)
     d = min(donors, n_obs)
-    order = np.argsort(yhat_obs, kind="stable")
-    ordered = yhat_obs[order]
-    # The d nearest lie within d places either side of where the target would be inserted.
-    where = np.searchsorted(ordered, yhat_mis, side="left")
-    window = where[:, None] + np.arange(-d, d)[None, :]
-    inside = (window >= 0) & (window < n_obs)
-    clipped = np.clip(window, 0, n_obs - 1)
-    distance = np.where(inside, np.abs(ordered[clipped] - yhat_mis[:, None]), np.inf)
-    # Window positions are in ascending ŷ (then row) order, so a stable sort on distance keeps
-    # the documented tie rule.
-    nearest = np.argsort(distance, axis=1, kind="stable")[:, :d]
-    return order[np.take_along_axis(clipped, nearest, axis=1)]
+    rows = np.arange(n_obs)
+    # The d nearest lie within d places either side of where the target would be inserted in
+    # ŷ order. Below the target the nearest are the highest ŷ and, among equal ŷ, the earliest
+    # rows must be nearest the insertion point (rows descending); above it, rows ascending.
+    below = np.lexsort((-rows, yhat_obs))
+    above = np.lexsort((rows, yhat_obs))
+    where = np.searchsorted(yhat_obs[above], yhat_mis, side="left")
+    left = where[:, None] + np.arange(-d, 0)[None, :]
+    right = where[:, None] + np.arange(0, d)[None, :]
+    candidates = np.concatenate(
+        [below[np.clip(left, 0, n_obs - 1)], above[np.clip(right, 0, n_obs - 1)]], axis=1
+    )
+    inside = np.concatenate([left >= 0, right < n_obs], axis=1)
+    distance = np.where(inside, np.abs(yhat_obs[candidates] - yhat_mis[:, None]), np.inf)
+    ranked = np.lexsort((candidates, yhat_obs[candidates], distance), axis=-1)[:, :d]
+    return np.take_along_axis(candidates, ranked, axis=1)
 
 
 def _regression(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, int]:
