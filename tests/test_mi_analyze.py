@@ -151,7 +151,7 @@ def test_missing_data_record(mi_document):
     sensitivity = record["sensitivity"]
     assert 0.0 in sensitivity["deltas"]
     assert len(sensitivity["tipping_points"]) == 6
-    at_zero = [g for g in sensitivity["grid"] if g["delta"] == 0.0 and g["shift"] == "both"][0]
+    at_zero = next(g for g in sensitivity["grid"] if g["delta"] == 0.0 and g["shift"] == "both")
     pooled = [m["survives_correction"] for m in mi_document["models"]]
     assert [m["survives_correction"] for m in at_zero["models"]] == pooled
 

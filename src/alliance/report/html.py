@@ -377,6 +377,12 @@ def build_report(
             "details", "Model details", tables_for("coefficients", "diagnostics", "influence")
         ),
     ]
+    if analysis.missing is not None:  # multiple imputation: pooled models beside complete cases
+        from alliance.missing.report import missing_section_text
+
+        missing = f"<p>{escape(missing_section_text(analysis))}</p>"
+        missing += tables_for("missing_pattern", "missing_comparison", "missing_tipping")
+        sections.append(_section("missing", "Missing data: multiple imputation", missing))
     if analysis.loaded.warnings:
         # First, so nobody reads the results without seeing what the input left unread.
         sections.insert(0, _section("warnings", "Input warnings", _warnings(analysis)))
