@@ -43,7 +43,7 @@ class Imputed:
 
     ``values`` is imputations × cases × variables; ``missing`` marks the imputed cells;
     ``chain_mean`` and ``chain_sd`` are variables × iterations × imputations (NaN for a variable
-    with nothing missing).
+    with nothing missing; the SD is NaN with one value missing).
     """
 
     columns: tuple[str, ...]
@@ -151,7 +151,7 @@ def _chain(
             X = np.hstack([ones, np.delete(data, j, axis=1), complete])
             data[miss, j] = pmm_draw(X[~miss], data[~miss, j], X[miss], donors, rng)
             means[j, it] = data[miss, j].mean()
-            sds[j, it] = data[miss, j].std(ddof=1) if miss.sum() > 1 else 0.0
+            sds[j, it] = data[miss, j].std(ddof=1) if miss.sum() > 1 else np.nan
     return data, means, sds
 
 

@@ -196,6 +196,7 @@ SUPPLEMENT_GROUPS = (
     ("added_variable_", "Added-variable plots"),
     ("residuals_", "Residual diagnostics"),
     ("influence_", "Influence of single participants"),
+    ("missing_", "Missing data: multiple imputation"),
 )
 
 
@@ -232,6 +233,9 @@ def report_figures(
         influence_figure(m, plan.alpha, show_ids) for m in analysis.models
         if m.extras.get("influence")
     )  # fmt: skip
+    from alliance.missing.figures import missing_figures  # when multiple imputation ran
+
+    figures.extend(missing_figures(analysis.missing, plan.alpha))
     return figures
 
 
