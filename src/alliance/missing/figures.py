@@ -133,7 +133,7 @@ def tipping_figure(result: MultipleImputation, alpha: float) -> ReportFigure:
         for ax, shift in zip(axes, SHIFTS, strict=True):
             rows = [g for g in grid if g["shift"] == shift]
             deltas = [g["delta"] for g in rows]
-            for k, key in enumerate(keys):
+            for k in range(len(keys)):
                 p = [g["models"][k]["p_adjusted"] for g in rows]
                 ax.plot(deltas, p, color=colours[k % len(colours)], linewidth=1.2,
                         label=plot_text(labels[k]))  # fmt: skip
