@@ -160,7 +160,7 @@ def tipping_table(result: MultipleImputation) -> ApaTable:
         key="missing_tipping",
         title="Tipping Points of the δ-Adjusted (Not at Random) Sensitivity Analysis",
         columns=tuple(heads),
-        sections=(Section(plain(""), tuple(rows)),),
+        sections=(Section((), tuple(rows)),),
         note=join(
             "Imputed values were shifted by δ standard deviations of the observed values (of "
             "the alliance scores, of the post-treatment outcome, or of both) and the pooled "
