@@ -252,3 +252,29 @@ def test_a_variable_missing_for_every_episode_is_named(tmp_path):
     assert result.exit_code == 1
     assert "wai__s9" in result.output and "missing for every episode" in result.output
     assert "Traceback" not in result.output
+
+
+def test_numeric_covariates_are_imputed_and_categorical_ones_are_not(tmp_path):
+    frame = scored_trial()
+    rng = np.random.default_rng(2)
+    frame["age"] = rng.normal(40, 10, len(frame)).round()
+    frame.loc[[4, 8], "age"] = np.nan
+    frame["site"] = np.where(rng.random(len(frame)) < 0.5, "A", "B")
+    frame.loc[[6], "site"] = None
+    path = tmp_path / "covariates.csv"
+    frame.to_csv(path, index=False)
+    plan = load_plan().model_dump()
+    plan.update(missing_data="multiple_imputation", imputations=3, covariates=["age", "site"])
+    plan["inference"].update(permutations=0, bootstrap=0)
+    from alliance.models.plan import AnalysisPlan
+
+    document = results_document(analyze(load_data(path), AnalysisPlan(**plan), seed=1))
+    record = document["missing_data"]
+    assert "age" in record["visit_sequence"]
+    assert record["complete_predictors"] == ["site[B]"]
+    assert record["excluded"] == [
+        {"participant_id": "P06", "reason": "site missing (a categorical covariate is not imputed)"}
+    ]
+    model = document["models"][0]
+    assert model["n"] == len(frame) - 1
+    assert [t["name"] for t in model["terms"]] == ["intercept", "baseline", "wai", "age", "site[B]"]

@@ -66,8 +66,19 @@ def pattern_table(result: MultipleImputation) -> ApaTable:
         ),
         note=join(
             f"Every one of the {imputed.observed.shape[0]} episodes is in every imputed model; "
-            "the scores listed were imputed for it."
+            "the scores listed were imputed for it." + _excluded_text(result)
         ),
+    )
+
+
+def _excluded_text(result: MultipleImputation) -> str:
+    assert result.frame is not None
+    left_out = len(result.frame.excluded)
+    if not left_out:
+        return ""
+    return (
+        f" {apa.capitalise(apa.count_word(left_out))} episode{'s' if left_out > 1 else ''} with "
+        "a missing categorical covariate (not imputed) left out."
     )
 
 
