@@ -201,7 +201,7 @@ def pool_model(
         r_squared=pool_r_squared(full.r_squared, full.n),
         adj_r_squared=pool_r_squared(np.maximum(full.adj_r_squared, 0.0), full.n),
         reduced_r_squared=pool_r_squared(reduced.r_squared, full.n),
-        partial_r=pool_fisher_z(partial, full.n - controlled),
+        partial_r=pool_fisher_z(partial, max(full.n - controlled, 4)),
         std_beta=_std_beta(full.estimate, X, y),
     )
 

@@ -27,7 +27,7 @@ IDENTITY = ("key", "label", "outcome", "predictor", "timepoint", "covariates", "
             "adjust_family")  # fmt: skip
 EFFECT_SIZES = (
     "R² and adjusted R² pooled as mice::pool.r.squared (Harel 2009): Fisher z of sqrt(R²) "
-    "averaged over imputations, back-transformed and squared; delta_r_squared = pooled R² of the "
+    "averaged over imputations, back-transformed and squared (a negative adjusted R² counts as 0); delta_r_squared = pooled R² of the "
     "full model minus pooled R² of the baseline-only model; f_squared = delta_r_squared / "
     "(1 - pooled R²); partial_r averaged on Fisher's z; std_beta averaged over imputations"
 )
