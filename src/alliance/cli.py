@@ -28,6 +28,7 @@ from alliance.errors import AllianceError
 from alliance.limits import (
     MAX_ALPHA,
     MAX_COVARIATES,
+    MAX_IMPUTATIONS,
     MAX_N,
     MAX_PARTICIPANTS,
     MAX_RESAMPLES,
@@ -418,6 +419,22 @@ def analyze(
             "default 10,000).",
         ),
     ] = None,
+    missing: Annotated[
+        str | None,
+        typer.Option(
+            "--missing",
+            help="Missing scores: cc (complete cases, the default plan) or mi (multiple "
+            "imputation, pooled by Rubin's rules, reported beside complete cases).",
+        ),
+    ] = None,
+    imputations: Annotated[
+        int | None,
+        typer.Option(
+            "--imputations",
+            parser=whole_number(2, MAX_IMPUTATIONS),
+            help=f"Imputed datasets for --missing mi, 2 to {MAX_IMPUTATIONS:,} (plan default 50).",
+        ),
+    ] = None,
     mapping: MappingOpt = None,
     show_ids: Annotated[
         bool, typer.Option("--show-ids", help="Name participants in the report.")
@@ -448,7 +465,10 @@ def analyze(
         alliance analyze trial_items.csv --no-figures   # quickest, while adjusting a plan
 
         alliance analyze trial_items.csv --png   # also 300-dpi PNGs for a journal
+
+        alliance analyze trial_items.csv --missing mi --imputations 100   # multiple imputation
     """
+    from alliance.missing.console import MISSING_CHOICES, missing_lines
     from alliance.models.plan import ADJUST_METHODS, FAMILIES, load_plan
     from alliance.pipeline import analyze as run_analysis
     from alliance.pipeline import load_data
@@ -469,6 +489,10 @@ def analyze(
             f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}",
             param_hint="--family",
         )
+    if missing is not None and missing.lower() not in MISSING_CHOICES:
+        raise typer.BadParameter(
+            f"unknown choice {missing!r}; choose cc or mi", param_hint="--missing"
+        )
     from alliance.output.transaction import folder_lock
     from alliance.report.outputs import OUTPUT_NAMES
 
@@ -482,6 +506,8 @@ def analyze(
             family=family.lower() if family else None,
             permutations=permutations,
             bootstrap=bootstrap,
+            missing_data=MISSING_CHOICES[missing.lower()] if missing else None,
+            imputations=imputations,
         )
         progress("reading")
         loaded = load_data(data, mapping, "," if decimal_comma else ".")
@@ -493,6 +519,8 @@ def analyze(
     _print_ledger_summary(loaded, analysis.ledger)
     for model in analysis.models:
         stdout.print(model_line(model, analysis_plan.multiplicity.method), markup=False)
+    for line in missing_lines(analysis.missing, analysis_plan.multiplicity.method):
+        stdout.print(terminal_text(line), markup=False)
     stdout.print(terminal_text(f"results: {Path(written).resolve()}"), markup=False)
     stdout.print(terminal_text(f"report: {(Path(out) / 'report.html').resolve()}"), markup=False)
 

@@ -29,3 +29,6 @@ MIN_ALPHA = 1e-6
 MAX_ALPHA = 0.5
 # Sample sizes of `alliance power` (given, or searched for a target power).
 MAX_N = 100_000
+# Multiple imputation: completed datasets and rounds of the chained equations per dataset.
+MAX_IMPUTATIONS = 1_000
+MAX_ITERATIONS = 1_000

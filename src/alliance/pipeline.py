@@ -27,6 +27,7 @@ from alliance.validation.layout import detect_layout
 from alliance.validation.scored_layout import validate_scored
 
 if TYPE_CHECKING:  # the models stage loads only for analyze: validate and score stay light
+    from alliance.missing.analysis import MultipleImputation
     from alliance.models.fit import ModelResult
     from alliance.models.plan import AnalysisPlan
 
@@ -165,6 +166,9 @@ class Analysis:
     # Alpha and omega of the plan's scores at the plan's timepoints, over the MDMA episodes
     # (item-level input only; a scored file has no items).
     reliability: pd.DataFrame | None = None
+    # Pooled models, imputation traces and the sensitivity analysis when the plan asks for
+    # multiple imputation (None for complete cases).
+    missing: MultipleImputation | None = None
 
 
 def analysed_reliability(
@@ -186,7 +190,11 @@ def plan_targets(plan: AnalysisPlan) -> set[tuple[str, str]]:
 
 
 def analyze(
-    loaded: LoadedData, plan: AnalysisPlan, seed: int = 0, progress: Progress = _quiet
+    loaded: LoadedData,
+    plan: AnalysisPlan,
+    seed: int = 0,
+    progress: Progress = _quiet,
+    workers: int = 1,
 ) -> Analysis:
     """Episodes, ledger and every model of the plan for one loaded file."""
     from alliance.models.fit import fit_plan
@@ -196,6 +204,12 @@ def analyze(
     progress("episodes")
     episodes = build_episodes(loaded.scores, plan.episode_rule)
     ledger = ledger_for(loaded, episodes)
+    missing = None
+    if plan.missing_data == "multiple_imputation":  # first: its checks name imputed variables
+        from alliance.missing.analysis import multiple_imputation
+
+        progress("imputation")
+        missing = multiple_imputation(episodes.frame, plan, seed, workers)
     progress("models")
     reasons = _missing_reasons(loaded, episodes, plan_labels(plan))
     models = fit_plan(episodes.frame, plan, reasons, seed)
@@ -205,4 +219,4 @@ def analyze(
     ledger.check()
     progress("reliability")
     reliability = analysed_reliability(loaded, plan, episodes)
-    return Analysis(loaded, plan, seed, episodes, ledger, models, reliability)
+    return Analysis(loaded, plan, seed, episodes, ledger, models, reliability, missing)

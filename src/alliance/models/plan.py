@@ -17,12 +17,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from alliance.config import parse_toml, read_toml_file
 from alliance.errors import PlanError
-from alliance.limits import MAX_ALPHA, MAX_BF_RSCALE, MAX_RESAMPLES, MIN_ALPHA
+from alliance.limits import (
+    MAX_ALPHA,
+    MAX_BF_RSCALE,
+    MAX_IMPUTATIONS,
+    MAX_ITERATIONS,
+    MAX_RESAMPLES,
+    MIN_ALPHA,
+)
 
 AdjustMethod = Literal["holm", "bonferroni", "hochberg", "bh", "by", "none"]
 Family = Literal["all", "per_outcome"]
 EpisodeRule = Literal["first_mdma", "randomized_only", "last_mdma"]
-MissingData = Literal["complete_cases"]
+MissingData = Literal["complete_cases", "multiple_imputation"]
 
 ADJUST_METHODS: tuple[str, ...] = ("holm", "bonferroni", "hochberg", "bh", "by", "none")
 FAMILIES: tuple[str, ...] = ("all", "per_outcome")
@@ -88,6 +95,9 @@ class AnalysisPlan(_Strict):
     alpha: float = Field(default=0.05, ge=MIN_ALPHA, le=MAX_ALPHA, strict=True, allow_inf_nan=False)
     episode_rule: EpisodeRule = "first_mdma"
     missing_data: MissingData = "complete_cases"
+    # Multiple imputation (SPEC §10): completed datasets and rounds of the chained equations.
+    imputations: int = Field(default=50, ge=2, le=MAX_IMPUTATIONS, strict=True)
+    iterations: int = Field(default=10, ge=1, le=MAX_ITERATIONS, strict=True)
     covariates: tuple[str, ...] = ()
     outcomes: tuple[OutcomeSpec, ...] = Field(min_length=1)
     predictors: tuple[PredictorSpec, ...] = Field(min_length=1)
@@ -114,6 +124,8 @@ class AnalysisPlan(_Strict):
         family: str | None = None,
         permutations: int | None = None,
         bootstrap: int | None = None,
+        missing_data: str | None = None,
+        imputations: int | None = None,
     ) -> AnalysisPlan:
         """The plan with command-line overrides applied (validated like the file itself)."""
         data = self.model_dump()
@@ -125,6 +137,10 @@ class AnalysisPlan(_Strict):
             data["inference"]["permutations"] = permutations
         if bootstrap is not None:
             data["inference"]["bootstrap"] = bootstrap
+        if missing_data is not None:
+            data["missing_data"] = missing_data
+        if imputations is not None:
+            data["imputations"] = imputations
         return _validate(data, "command line")
 
 

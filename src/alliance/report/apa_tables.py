@@ -519,4 +519,7 @@ def report_tables(analysis: Analysis, show_ids: bool = False) -> list[ApaTable]:
         diagnostics_table(models, show_ids),
         influence_table(models),
     ]
+    from alliance.missing.report import missing_tables  # multiple imputation, when run
+
+    tables.extend(missing_tables(analysis))
     return [t for t in tables if t is not None]

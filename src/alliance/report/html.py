@@ -196,6 +196,7 @@ SUPPLEMENT_GROUPS = (
     ("added_variable_", "Added-variable plots"),
     ("residuals_", "Residual diagnostics"),
     ("influence_", "Influence of single participants"),
+    ("missing_", "Missing data: multiple imputation"),
 )
 
 
@@ -235,6 +236,9 @@ def report_figures(
         influence_figure(m, plan.alpha, show_ids) for m in analysis.models
         if m.extras.get("influence")
     )  # fmt: skip
+    from alliance.missing.figures import missing_figures  # when multiple imputation ran
+
+    figures.extend(missing_figures(analysis.missing, plan.alpha))
     return figures
 
 
@@ -380,6 +384,12 @@ def build_report(
             "details", "Model details", tables_for("coefficients", "diagnostics", "influence")
         ),
     ]
+    if analysis.missing is not None:  # multiple imputation: pooled models beside complete cases
+        from alliance.missing.report import missing_section_text
+
+        missing = f"<p>{escape(missing_section_text(analysis))}</p>"
+        missing += tables_for("missing_pattern", "missing_comparison", "missing_tipping")
+        sections.append(_section("missing", "Missing data: multiple imputation", missing))
     if analysis.loaded.warnings:
         # First, so nobody reads the results without seeing what the input left unread.
         sections.insert(0, _section("warnings", "Input warnings", _warnings(analysis)))

@@ -202,4 +202,6 @@ def results_document(analysis: Analysis) -> dict[str, Any]:
             for k, m in enumerate(analysis.models)
         ],
     }
-    return clean(document)
+    from alliance.missing.results import with_missing_data  # pooled models under MI
+
+    return clean(with_missing_data(document, analysis))
