@@ -876,6 +876,64 @@ def _print_power(
     )
 
 
+mapping_app = typer.Typer(help="Mapping files for wide exports (REDCap, SPSS, Stata, Excel).")
+app.add_typer(mapping_app, name="mapping")
+plan_app = typer.Typer(help="Analysis plans.")
+app.add_typer(plan_app, name="plan")
+
+
+@mapping_app.command("draft")
+def mapping_draft(
+    data: DataArg,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Mapping file to write (default: print it).")
+    ] = None,
+) -> None:
+    """Propose a mapping for a file alliance has not seen, for you to check and complete.
+
+    Every `"TODO: ..."` left in it is a decision the file could not settle; `alliance validate
+    DATA --mapping FILE` refuses the mapping, naming the line, until none is left.
+
+    **Examples**
+
+        alliance mapping draft redcap_export.csv --out mapping.toml
+
+        alliance mapping draft trial_wide.sav
+    """
+    from alliance.input.draft import draft_mapping
+    from alliance.input.readers import read_table
+    from alliance.instruments.registry import load_instruments
+    from alliance.report.files import write_atomic
+
+    with _reported_errors():
+        target = _check_paths({"DATA": data}, out, formats=(".toml",))
+        draft = draft_mapping(read_table(data), load_instruments())
+        if target is not None:
+            write_atomic(target, lambda handle: handle.write(draft.text.encode("utf-8")))
+    if out is None:
+        for line in draft.text.splitlines():
+            stdout.print(terminal_text(line), markup=False)
+    else:
+        stderr.print(terminal_text(f"wrote {out}"), markup=False)
+    for note in draft.notes:
+        stderr.print(f"note: {terminal_text(note)}", markup=False)
+    for todo in draft.todos:
+        stderr.print(f"to decide: {terminal_text(todo)}", markup=False)
+
+
+@plan_app.command("template")
+def plan_template() -> None:
+    """Print the article's plan with a comment on every key: a template to edit.
+
+    **Examples**
+
+        alliance plan template > my_plan.toml
+    """
+    from alliance.models.plan_template import template_text
+
+    stdout.print(template_text(), markup=False, end="")
+
+
 def main() -> None:
     """Entry point of the ``alliance`` command.
 
