@@ -294,30 +294,45 @@ DecimalCommaOpt = Annotated[
 
 @app.command()
 def validate(
-    data: DataArg, mapping: MappingOpt = None, decimal_comma: DecimalCommaOpt = False
+    data: DataArg,
+    mapping: MappingOpt = None,
+    decimal_comma: DecimalCommaOpt = False,
+    plan: Annotated[
+        Path | None,
+        typer.Option("--plan", help="Also check the data hold every score and timepoint of it."),
+    ] = None,
 ) -> None:
     """Check a data file and account for every participant.
 
     Prints every problem (file, row, column, value, what is wrong, how to fix) and exits 1, or
-    prints the ledger summary and exits 0.
+    prints the ledger summary and exits 0. With `--plan`, also checks that the data hold every
+    score, timepoint and covariate the plan's models use, naming the closest name found.
 
     **Examples**
 
         alliance validate trial_items.csv
 
-        alliance validate export.sav --mapping columns.toml
+        alliance validate export.sav --mapping columns.toml --plan my_plan.toml
 
         alliance validate export_de.csv --decimal-comma
     """
     from alliance.episodes.episodes import build_episodes
+    from alliance.models.plan import load_plan
     from alliance.pipeline import ledger_for, load_data
+    from alliance.validation.plan_data import check_plan_data
 
     with _reported_errors(), _progress("validating") as progress:
-        _check_paths({"DATA": data, "--mapping": mapping})
+        _check_paths({"DATA": data, "--mapping": mapping, "--plan": plan})
+        analysis_plan = load_plan(plan) if plan is not None else None
         progress("reading")
         loaded = load_data(data, mapping, "," if decimal_comma else ".")
+        if analysis_plan is not None and plan is not None:
+            check_plan_data(analysis_plan, loaded.scores.columns, data.name, plan.name)
         ledger = ledger_for(loaded, build_episodes(loaded.scores))
     _print_ledger_summary(loaded, ledger)
+    if analysis_plan is not None:
+        models = len(analysis_plan.model_specs())
+        stdout.print(f"  plan: the data hold every score and timepoint of its {models} models")
 
 
 def _print_ledger_summary(loaded: Any, ledger: Any) -> None:
@@ -330,6 +345,8 @@ def _print_ledger_summary(loaded: Any, ledger: Any) -> None:
     stdout.print(
         f"  rows: {ledger.rows_in} read, {ledger.rows_scored} answered, "
         f"{ledger.rows_missing_value} blank (missing items){duplicates}"
+        if loaded.layout == "items"  # a scored file has no items to miss
+        else f"  rows: {ledger.rows_in} read, one per participant and phase{duplicates}"
     )
     for warning in loaded.warnings:
         stderr.print(f"warning: {terminal_text(warning)}", markup=False)
@@ -454,6 +471,7 @@ def analyze(
     from alliance.pipeline import load_data
     from alliance.report.console import model_line
     from alliance.report.outputs import write_outputs
+    from alliance.validation.plan_data import check_plan_data
 
     if adjust is not None and adjust.lower() not in ADJUST_METHODS:
         raise typer.BadParameter(
@@ -485,6 +503,8 @@ def analyze(
         )
         progress("reading")
         loaded = load_data(data, mapping, "," if decimal_comma else ".")
+        plan_name = plan.name if plan is not None else "article plan"
+        check_plan_data(analysis_plan, loaded.scores.columns, data.name, plan_name)
         analysis = run_analysis(loaded, analysis_plan, seed=seed, progress=progress)
         progress("writing")
         written = write_outputs(
