@@ -467,6 +467,7 @@ def analyze(
         alliance analyze trial_items.csv --png   # also 300-dpi PNGs for a journal
     """
     from alliance.models.plan import ADJUST_METHODS, FAMILIES, load_plan
+    from alliance.models.small_sample import small_sample_warnings
     from alliance.pipeline import analyze as run_analysis
     from alliance.pipeline import load_data
     from alliance.report.console import model_line
@@ -513,6 +514,8 @@ def analyze(
     _print_ledger_summary(loaded, analysis.ledger)
     for model in analysis.models:
         stdout.print(model_line(model, analysis_plan.multiplicity.method), markup=False)
+    for warning in small_sample_warnings(analysis.models):
+        stderr.print(f"warning: {terminal_text(warning)}", markup=False)
     stdout.print(terminal_text(f"results: {Path(written).resolve()}"), markup=False)
     stdout.print(terminal_text(f"report: {(Path(out) / 'report.html').resolve()}"), markup=False)
 
