@@ -69,3 +69,9 @@ def test_redcap_draft_to_report(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert (out / "report.html").exists()
+
+
+def test_the_guide_links_the_mapping_reference() -> None:
+    guide = Path(__file__).parents[1] / "docs" / "user-guide.md"
+    assert "](mapping.md)" in guide.read_text(encoding="utf-8")
+    assert (guide.parent / "mapping.md").exists()
