@@ -277,3 +277,49 @@ def test_draft_does_not_modify_the_input(tmp_path: Path) -> None:
     before = path.read_bytes()
     assert runner.invoke(app, ["mapping", "draft", str(path)]).exit_code == 0
     assert path.read_bytes() == before
+
+
+def test_a_file_alliance_reads_as_it_is_needs_no_mapping(trial_csv: Path) -> None:
+    draft = draft_for(trial_csv)
+    assert draft.todos == [] and "already in the item layout" in draft.notes[0]
+    assert tomllib.loads(draft.text) == {}
+
+
+def test_sdtm_file_points_to_the_sdtm_example(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {"USUBJID": ["S-1", "S-1"], "QSTESTCD": ["IESR01", "IESR02"], "QSSTRESN": [1, 2],
+         "VISIT": ["BASELINE", "BASELINE"]}
+    )  # fmt: skip
+    path = tmp_path / "qs.csv"
+    frame.to_csv(path, index=False)
+    assert any("SDTM" in note for note in draft_for(path).notes)
+
+
+def test_numbered_sessions_and_untimed_items(tmp_path: Path) -> None:
+    rows = [
+        {"subject": s, "session": k, **{f"wai_{i}": 4 for i in range(1, 37)}}
+        for s in ("a", "b")
+        for k in (3, 4)
+    ]
+    path = tmp_path / "sessions.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    mapping = tomllib.loads(draft_for(path).text)
+    assert mapping["timepoints"] == {"column": "session", "values": {"3": "s3", "4": "s4"}}
+
+    wide = pd.DataFrame({"subject": ["a", "b"], **{f"iesr_{i}": [1, 2] for i in range(1, 23)}})
+    path = tmp_path / "untimed.csv"
+    wide.to_csv(path, index=False)
+    draft = draft_for(path)
+    assert tomllib.loads(draft.text)["constants"]["timepoint"].startswith("TODO")
+    assert any("give their timepoint" in t for t in draft.todos)
+
+
+def test_hostile_column_names_stay_valid_toml(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {'id "x"\\': ["a", "b"], "arm": ['MDMA "high"', "Placebo\t#1"],
+         **{f"iesr_bl_{i}": [1, 2] for i in range(1, 23)}}
+    )  # fmt: skip
+    path = tmp_path / "odd.csv"
+    frame.to_csv(path, index=False)
+    mapping = tomllib.loads(draft_for(path).text)
+    assert mapping["values"]["arm"] == {'MDMA "high"': "mdma", "Placebo\t#1": "placebo"}

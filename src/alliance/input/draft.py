@@ -129,8 +129,14 @@ def _distinct(series: pd.Series) -> list[str]:
     return [t for t in dict.fromkeys(texts) if t]
 
 
-def _answered(series: pd.Series) -> pd.Series:
-    return series.map(lambda v: bool(cell_text(v)))
+def _filled(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cells holding something: not missing and, for text, not blank."""
+    filled = frame.notna()
+    for column in frame.columns:
+        if frame[column].dtype == object or isinstance(frame[column].dtype, pd.StringDtype):
+            text = frame[column].astype("string").str.strip()
+            filled[column] &= (text != "").fillna(False).astype(bool)
+    return filled
 
 
 # --- Item columns -------------------------------------------------------------------------------
@@ -310,6 +316,15 @@ def _event_column(frame: pd.DataFrame, candidates: list[str], id_column: str | N
     return None
 
 
+def _layout_already(columns: list[str]) -> str | None:
+    """The alliance layout the columns already form, if any."""
+    if {"participant_id", "instrument", "item", "value"} <= set(columns):
+        return "item layout"
+    if "participant_id" in columns and any("__" in c for c in columns):
+        return "scored layout"
+    return None
+
+
 # --- Writing the TOML ---------------------------------------------------------------------------
 
 
@@ -410,6 +425,19 @@ def draft_mapping(raw: RawTable, instruments: Mapping[str, Any]) -> Draft:
     w.comment("`alliance validate` refuses this mapping until none is left.")
     w.comment("The grammar of a mapping file: docs/mapping.md; this workflow: docs/user-guide.md.")
 
+    layout = _layout_already(columns)
+    if layout is not None:
+        w.blank()
+        w.comment(f"{name} is already in the {layout}: alliance reads it without a mapping,")
+        w.comment("or with [columns] renames if some of its column names differ.")
+        w.notes.append(f"{name} is already in the {layout}; no mapping is needed")
+        return Draft(text="\n".join(w.lines) + "\n", todos=w.todos, notes=w.notes)
+    if {"qstestcd", "paramcd"} & set(columns):
+        w.notes.append(
+            "the file looks like CDISC SDTM QS or ADaM ADQS (one row per answer): see the SDTM "
+            "example of docs/mapping.md"
+        )
+
     groups, unclaimed = find_item_groups(columns, instruments)
     id_column = _id_column(frame, unclaimed)
     arm_column = _first(unclaimed, ARM_NAMES)
@@ -456,7 +484,11 @@ def draft_mapping(raw: RawTable, instruments: Mapping[str, Any]) -> Draft:
         _phase_values(w, frame, phase_column)
 
     events = _distinct(frame[event_column]) if event_column else []
-    event_guesses = {e: guess_timepoint(e) for e in events}
+    # A column named for sessions whose values are numbers ("session" = 4) names sessions.
+    numbered = event_column is not None and "sess" in event_column
+    event_guesses = {
+        e: (f"s{int(e)}", False) if numbered and e.isdigit() else guess_timepoint(e) for e in events
+    }
     event_phases = any(ol for _, ol in event_guesses.values())
 
     constants: list[tuple[str, str, str]] = []
@@ -470,12 +502,21 @@ def draft_mapping(raw: RawTable, instruments: Mapping[str, Any]) -> Draft:
         )
     if arm_column is None:
         constants.append(("arm", "", ""))
+    if event_column is None and any(not g.tokens for g in supported):
+        constants.append(("timepoint", "", ""))
     if constants:
         w.blank()
         w.raw("[constants]")
         w.comment("layout columns the file lacks: one value for every row")
         for key, value, comment in constants:
-            if key == "arm":
+            if key == "timepoint":
+                w.todo(
+                    "timepoint",
+                    "the timepoint of the items whose column names hold none (baseline, s4 ...)",
+                    "some item columns name no timepoint and the file has no event column: "
+                    "give their timepoint",
+                )
+            elif key == "arm":
                 w.todo(
                     "arm",
                     "mdma or placebo for every row, or map your arm column under [columns]",
@@ -502,7 +543,7 @@ def draft_mapping(raw: RawTable, instruments: Mapping[str, Any]) -> Draft:
     if event_column is not None:
         item_columns = [c for g in supported for c in g.columns]
         answered = (
-            frame[item_columns].map(lambda v: bool(cell_text(v))).any(axis=1)
+            _filled(frame[item_columns]).any(axis=1)
             if item_columns
             else pd.Series(False, index=frame.index)
         )
@@ -579,11 +620,6 @@ def draft_mapping(raw: RawTable, instruments: Mapping[str, Any]) -> Draft:
                     )
                 else:
                     w.entry(token, _quote(timepoint), "guessed: check it")
-        elif event_column is None:
-            w.notes.append(
-                f"{group.instrument} ({group.pattern}) has no timepoint in its column names "
-                "and the file has no event column: say which timepoint it is (see the guide)"
-            )
 
     if not supported:
         w.notes.append(
