@@ -363,6 +363,8 @@ def _arm_section(
     w: _Writer, frame: pd.DataFrame, column: str, labels: Mapping[Any, str], target: str
 ) -> None:
     values = _distinct(frame[column])
+    if values and all(v in ("mdma", "placebo") for v in values):
+        return  # already alliance's labels
     counts = frame[column].map(cell_text).value_counts()
     w.blank()
     w.raw(f"[values.{target}]")
@@ -409,6 +411,200 @@ def _phase_values(w: _Writer, frame: pd.DataFrame, column: str) -> None:
             )
 
 
+@dataclass(frozen=True)
+class _Roles:
+    """What each column of the file was taken to be."""
+
+    id: str | None
+    arm: str | None
+    phase: str | None
+    event: str | None
+    others: dict[str, str | None]  # therapist_id, site -> the file's column
+    supported: list[ItemGroup]  # item groups of instruments alliance scores
+    unclaimed: list[str]  # columns that are no instrument's items
+
+    def used(self) -> set[str | None]:
+        return {self.id, self.arm, self.phase, self.event, *self.others.values()}
+
+
+def _roles(frame: pd.DataFrame, instruments: Mapping[str, Any], w: _Writer) -> _Roles:
+    groups, unclaimed = find_item_groups([str(c) for c in frame.columns], instruments)
+    for group in groups:
+        if group.instrument not in instruments:
+            w.notes.append(
+                f"{group.instrument} recognised ({len(group.columns)} columns such as "
+                f"{_examples(group.columns)}), but alliance has no {group.instrument} "
+                "definition yet: left out of the mapping"
+            )
+    id_column = _id_column(frame, unclaimed)
+    arm, phase = _first(unclaimed, ARM_NAMES), _first(unclaimed, PHASE_NAMES)
+    others = {t: _first(unclaimed, names) for t, names in OTHER_COLUMNS.items()}
+    taken = {id_column, arm, phase, *others.values()}
+    event = _event_column(frame, [c for c in unclaimed if c not in taken], id_column)
+    supported = [g for g in groups if g.instrument in instruments]
+    return _Roles(id_column, arm, phase, event, others, supported, unclaimed)
+
+
+def _event_guesses(frame: pd.DataFrame, event: str | None) -> dict[str, tuple[str | None, bool]]:
+    if event is None:
+        return {}
+    # A column named for sessions whose values are numbers ("session" = 4) names sessions.
+    numbered = "sess" in event
+    return {
+        e: (f"s{int(e)}", False) if numbered and e.isdigit() else guess_timepoint(e)
+        for e in _distinct(frame[event])
+    }
+
+
+def _write_columns(w: _Writer, roles: _Roles) -> None:
+    w.blank()
+    w.raw("[columns]")
+    w.comment('"column in your file" = "alliance column"')
+    if roles.id is None:
+        w.raw(f'{_quote(f"{TODO}: your participant ID column")} = "participant_id"')
+        w.todos.append(
+            f"line {len(w.lines)}: no participant ID column was recognised: put its name in "
+            "place of the TODO key"
+        )
+    elif roles.id != "participant_id":
+        w.entry(roles.id, _quote("participant_id"), "guessed participant ID column")
+    renames = {"arm": roles.arm, "phase": roles.phase, **roles.others}
+    for target, source in renames.items():
+        if source is not None and source != target:
+            w.entry(source, _quote(target), f"guessed {target.replace('_id', '')} column")
+
+
+def _write_constants(w: _Writer, roles: _Roles, event_phases: bool) -> None:
+    lines: list[Any] = []
+    if roles.phase is None and not event_phases:
+        lines.append(
+            lambda: w.entry(
+                "phase",
+                _quote("randomized"),
+                "no phase column: every row is taken as the randomised phase",
+            )
+        )
+    if roles.arm is None:
+        lines.append(
+            lambda: w.todo(
+                "arm",
+                "mdma or placebo for every row, or map your arm column under [columns]",
+                "no arm column was recognised: name it under [columns] or give one arm for "
+                "every row",
+            )
+        )
+    if roles.event is None and any(not g.tokens for g in roles.supported):
+        lines.append(
+            lambda: w.todo(
+                "timepoint",
+                "the timepoint of the items whose column names hold none (baseline, s4 ...)",
+                "some item columns name no timepoint and the file has no event column: give "
+                "their timepoint",
+            )
+        )
+    if lines:
+        w.blank()
+        w.raw("[constants]")
+        w.comment("layout columns the file lacks: one value for every row")
+        for write in lines:
+            write()
+
+
+def _write_participant(w: _Writer, frame: pd.DataFrame, roles: _Roles) -> None:
+    if roles.id is None or not frame[roles.id].duplicated().any():
+        return  # one row per participant: nothing to copy
+    once = [t for t, c in {"arm": roles.arm, **roles.others}.items() if c is not None]
+    if once:
+        w.blank()
+        w.raw("[participant]")
+        w.comment("given once per participant (often on the first event only), copied to all")
+        w.comment("their rows")
+        w.raw(f"columns = [{', '.join(_quote(c) for c in once)}]")
+
+
+def _write_timepoints(
+    w: _Writer,
+    frame: pd.DataFrame,
+    roles: _Roles,
+    guesses: dict[str, tuple[str | None, bool]],
+) -> None:
+    if roles.event is None:
+        return
+    event_phases = any(open_label for _, open_label in guesses.values())
+    item_columns = [c for g in roles.supported for c in g.columns]
+    answered = _filled(frame[item_columns]).any(axis=1) if item_columns else frame.index < 0
+    with_answers = set(frame[roles.event].map(cell_text)[answered])
+    w.blank()
+    w.raw("[timepoints]")
+    w.raw(f"column = {_quote(roles.event)}")
+    w.blank()
+    w.raw("[timepoints.values]")
+    w.comment('"event" = "timepoint", or { timepoint = "...", phase = "open_label" }')
+    left_out = []
+    for event, (timepoint, open_label) in guesses.items():
+        if event not in with_answers:
+            left_out.append(event)
+        elif timepoint is None:
+            w.todo(
+                event,
+                f"timepoint name for event {event} (baseline, post, s4 ...)",
+                f"event {event} of column {roles.event} holds item answers but its timepoint "
+                "was not recognised: name it (baseline, post, s4 ...)",
+            )
+        elif event_phases:
+            phase = "open_label" if open_label else "randomized"
+            value = f"{{ timepoint = {_quote(timepoint)}, phase = {_quote(phase)} }}"
+            w.entry(event, value, "guessed: check it")
+        else:
+            w.entry(event, _quote(timepoint), "guessed: check it")
+    if left_out:
+        more = " ..." if len(left_out) > 10 else ""
+        w.comment(
+            f"events without item answers, left out (no rows come from them): "
+            f"{', '.join(left_out[:10])}{more}"
+        )
+
+
+def _write_items(w: _Writer, group: ItemGroup) -> None:
+    w.blank()
+    w.raw("[[items]]")
+    if group.alternatives:
+        options = ", ".join((group.instrument, *group.alternatives))
+        w.raw(f"instrument = {_quote(f'{TODO}: one of {options} (the item count fits each)')}")
+        w.todos.append(
+            f"line {len(w.lines)}: the columns {_examples(group.columns)} fit {options} alike: "
+            "write the instrument code"
+        )
+    else:
+        w.raw(f"instrument = {_quote(group.instrument)}")
+    w.raw(
+        f"pattern = {_quote(group.pattern)}  # {len(group.columns)} columns: "
+        f"{_examples(group.columns)}"
+    )
+    if group.missing_items:
+        w.notes.append(
+            f"{group.instrument} ({group.pattern}): no column for item(s) "
+            f"{', '.join(group.missing_items[:10])}; those answers count as missing"
+        )
+    if not group.tokens:
+        return
+    w.blank()
+    w.raw("[items.timepoints]")
+    w.comment('"token in the column names" = "timepoint"')
+    for token in group.tokens:
+        timepoint, open_label = guess_timepoint(token)
+        if timepoint is None or open_label:
+            what = "an open-label timepoint: see docs/mapping.md for phases" if open_label else ""
+            w.todo(
+                token,
+                f"timepoint name for token {token} (baseline, post, s4 ...) {what}".rstrip(),
+                f"token {token} of {group.pattern} was not recognised: name its timepoint "
+                "(baseline, post, s4 ...)",
+            )
+        else:
+            w.entry(token, _quote(timepoint), "guessed: check it")
+
+
 def draft_mapping(raw: RawTable, instruments: Mapping[str, Any]) -> Draft:
     """Propose a mapping for ``raw``, in the grammar ``load_mapping`` reads.
 
@@ -418,8 +614,7 @@ def draft_mapping(raw: RawTable, instruments: Mapping[str, Any]) -> Draft:
     frame = raw.frame.drop(columns=[SOURCE_ROW], errors="ignore")
     columns = [str(c) for c in frame.columns]
     w = _Writer()
-    name = raw.name
-    w.comment(f"Mapping drafted by `alliance mapping draft` from {name}")
+    w.comment(f"Mapping drafted by `alliance mapping draft` from {raw.name}")
     w.comment(f"({len(frame)} rows, {len(columns)} columns). Every guess below needs checking;")
     w.comment('each "TODO: ..." value is a decision alliance could not make from the file, and')
     w.comment("`alliance validate` refuses this mapping until none is left.")
@@ -428,9 +623,9 @@ def draft_mapping(raw: RawTable, instruments: Mapping[str, Any]) -> Draft:
     layout = _layout_already(columns)
     if layout is not None:
         w.blank()
-        w.comment(f"{name} is already in the {layout}: alliance reads it without a mapping,")
+        w.comment(f"{raw.name} is already in the {layout}: alliance reads it without a mapping,")
         w.comment("or with [columns] renames if some of its column names differ.")
-        w.notes.append(f"{name} is already in the {layout}; no mapping is needed")
+        w.notes.append(f"{raw.name} is already in the {layout}; no mapping is needed")
         return Draft(text="\n".join(w.lines) + "\n", todos=w.todos, notes=w.notes)
     if {"qstestcd", "paramcd"} & set(columns):
         w.notes.append(
@@ -438,201 +633,35 @@ def draft_mapping(raw: RawTable, instruments: Mapping[str, Any]) -> Draft:
             "example of docs/mapping.md"
         )
 
-    groups, unclaimed = find_item_groups(columns, instruments)
-    id_column = _id_column(frame, unclaimed)
-    arm_column = _first(unclaimed, ARM_NAMES)
-    phase_column = _first(unclaimed, PHASE_NAMES)
-    others = {t: _first(unclaimed, names) for t, names in OTHER_COLUMNS.items()}
-    taken = {id_column, arm_column, phase_column, *others.values()}
-    event_column = _event_column(frame, [c for c in unclaimed if c not in taken], id_column)
-    taken.add(event_column)
-
-    supported = [g for g in groups if g.instrument in instruments]
-    unsupported = [g for g in groups if g.instrument not in instruments]
-    for group in unsupported:
-        w.notes.append(
-            f"{group.instrument} recognised ({len(group.columns)} columns such as "
-            f"{_examples(group.columns)}), but alliance has no {group.instrument} definition "
-            "yet: left out of the mapping"
-        )
-
-    # [columns]
-    w.blank()
-    w.raw("[columns]")
-    w.comment('"column in your file" = "alliance column"')
-    if id_column is None:
-        w.raw(f'{_quote(f"{TODO}: your participant ID column")} = "participant_id"')
-        w.todos.append(
-            f"line {len(w.lines)}: no participant ID column was recognised: put its name in "
-            "place of the TODO key"
-        )
-    elif id_column != "participant_id":
-        w.entry(id_column, _quote("participant_id"), "guessed participant ID column")
-    renames = {"arm": arm_column, "phase": phase_column, **others}
-    for target, source in renames.items():
-        if source is not None and source != target:
-            w.entry(source, _quote(target), f"guessed {target.replace('_id', '')} column")
-
-    if arm_column is not None:
-        _arm_section(w, frame, arm_column, raw.value_labels.get(arm_column, {}), "arm")
+    roles = _roles(frame, instruments, w)
+    guesses = _event_guesses(frame, roles.event)
+    _write_columns(w, roles)
+    if roles.arm is not None:
+        _arm_section(w, frame, roles.arm, raw.value_labels.get(roles.arm, {}), "arm")
     else:
         w.notes.append(
             "no arm column was recognised: add one under [columns], or give arm under "
             "[constants] if every participant had the same allocation"
         )
-    if phase_column is not None:
-        _phase_values(w, frame, phase_column)
-
-    events = _distinct(frame[event_column]) if event_column else []
-    # A column named for sessions whose values are numbers ("session" = 4) names sessions.
-    numbered = event_column is not None and "sess" in event_column
-    event_guesses = {
-        e: (f"s{int(e)}", False) if numbered and e.isdigit() else guess_timepoint(e) for e in events
-    }
-    event_phases = any(ol for _, ol in event_guesses.values())
-
-    constants: list[tuple[str, str, str]] = []
-    if phase_column is None and not event_phases:
-        constants.append(
-            (
-                "phase",
-                _quote("randomized"),
-                "no phase column: every row is taken as the randomised phase",
-            )
-        )
-    if arm_column is None:
-        constants.append(("arm", "", ""))
-    if event_column is None and any(not g.tokens for g in supported):
-        constants.append(("timepoint", "", ""))
-    if constants:
-        w.blank()
-        w.raw("[constants]")
-        w.comment("layout columns the file lacks: one value for every row")
-        for key, value, comment in constants:
-            if key == "timepoint":
-                w.todo(
-                    "timepoint",
-                    "the timepoint of the items whose column names hold none (baseline, s4 ...)",
-                    "some item columns name no timepoint and the file has no event column: "
-                    "give their timepoint",
-                )
-            elif key == "arm":
-                w.todo(
-                    "arm",
-                    "mdma or placebo for every row, or map your arm column under [columns]",
-                    "no arm column was recognised: name it under [columns] or give one arm "
-                    "for every row",
-                )
-            else:
-                w.entry(key, value, comment)
-
-    repeated = id_column is not None and bool(frame[id_column].duplicated().any())
-    if repeated:
-        filled_once = [
-            target for target, source in {"arm": arm_column, **others}.items() if source is not None
-        ]
-        if filled_once:
-            w.blank()
-            w.raw("[participant]")
-            w.comment(
-                "given once per participant (often on the first event only), copied to all "
-                "their rows"
-            )
-            w.raw(f"columns = [{', '.join(_quote(c) for c in filled_once)}]")
-
-    if event_column is not None:
-        item_columns = [c for g in supported for c in g.columns]
-        answered = (
-            _filled(frame[item_columns]).any(axis=1)
-            if item_columns
-            else pd.Series(False, index=frame.index)
-        )
-        event_text = frame[event_column].map(cell_text)
-        with_answers = set(event_text[answered])
-        w.blank()
-        w.raw("[timepoints]")
-        w.raw(f"column = {_quote(event_column)}")
-        w.blank()
-        w.raw("[timepoints.values]")
-        w.comment('"event" = "timepoint", or { timepoint = "...", phase = "open_label" }')
-        left_out = []
-        for event in events:
-            timepoint, open_label = event_guesses[event]
-            if event not in with_answers:
-                left_out.append(event)
-                continue
-            if timepoint is None:
-                w.todo(
-                    event,
-                    f"timepoint name for event {event} (baseline, post, s4 ...)",
-                    f"event {event} of column {event_column} holds item answers but its "
-                    "timepoint was not recognised: name it (baseline, post, s4 ...)",
-                )
-                continue
-            phase = "open_label" if open_label else "randomized"
-            value = (
-                f"{{ timepoint = {_quote(timepoint)}, phase = {_quote(phase)} }}"
-                if event_phases
-                else _quote(timepoint)
-            )
-            w.entry(event, value, "guessed: check it")
-        if left_out:
-            w.comment(
-                "events without item answers, left out (no rows come from them): "
-                + ", ".join(left_out[:10])
-                + (" ..." if len(left_out) > 10 else "")
-            )
-
-    for group in supported:
-        w.blank()
-        w.raw("[[items]]")
-        w.raw(f"instrument = {_quote(group.instrument)}")
-        w.raw(
-            f"pattern = {_quote(group.pattern)}  # {len(group.columns)} columns: "
-            f"{_examples(group.columns)}"
-        )
-        if group.alternatives:
-            options = ", ".join((group.instrument, *group.alternatives))
-            w.lines[-2] = (
-                f"instrument = {_quote(f'{TODO}: one of {options} (the item count fits each)')}"
-            )
-            w.todos.append(
-                f"line {len(w.lines) - 1}: the columns {_examples(group.columns)} fit "
-                f"{options} alike: write the instrument code"
-            )
-        if group.missing_items:
-            w.notes.append(
-                f"{group.instrument} ({group.pattern}): no column for item(s) "
-                f"{', '.join(group.missing_items[:10])}; those answers count as missing"
-            )
-        if group.tokens:
-            w.blank()
-            w.raw("[items.timepoints]")
-            w.comment('"token in the column names" = "timepoint"')
-            for token in group.tokens:
-                timepoint, open_label = guess_timepoint(token)
-                if timepoint is None:
-                    w.todo(
-                        token,
-                        f"timepoint name for token {token} (baseline, post, s4 ...)",
-                        f"token {token} of {group.pattern} was not recognised: name its "
-                        "timepoint (baseline, post, s4 ...)",
-                    )
-                else:
-                    w.entry(token, _quote(timepoint), "guessed: check it")
-
-    if not supported:
+    if roles.phase is not None:
+        _phase_values(w, frame, roles.phase)
+    _write_constants(w, roles, any(open_label for _, open_label in guesses.values()))
+    _write_participant(w, frame, roles)
+    _write_timepoints(w, frame, roles, guesses)
+    for group in roles.supported:
+        _write_items(w, group)
+    if not roles.supported:
         w.notes.append(
             "no item columns of a known instrument were recognised; see the guide for the "
             "prefixes and item codes alliance knows"
         )
-    left = [c for c in unclaimed if c not in taken]
+    left = [c for c in roles.unclaimed if c not in roles.used()]
     if left:
+        more = f" ... and {len(left) - 20} more" if len(left) > 20 else ""
         w.blank()
         w.comment(
-            "columns not used (not recognised as items, ID, arm, phase or event): "
-            + ", ".join(left[:20])
-            + (f" ... and {len(left) - 20} more" if len(left) > 20 else "")
+            f"columns not used (not recognised as items, ID, arm, phase or event): "
+            f"{', '.join(left[:20])}{more}"
         )
     return Draft(text="\n".join(w.lines) + "\n", todos=w.todos, notes=w.notes)
 
