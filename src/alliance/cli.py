@@ -899,9 +899,11 @@ def _print_power(
     )
 
 
-mapping_app = typer.Typer(help="Mapping files for wide exports (REDCap, SPSS, Stata, Excel).")
+mapping_app = typer.Typer(
+    help="Mapping files for wide exports (REDCap, SPSS, Stata, Excel).", no_args_is_help=True
+)
 app.add_typer(mapping_app, name="mapping")
-plan_app = typer.Typer(help="Analysis plans.")
+plan_app = typer.Typer(help="Analysis plans.", no_args_is_help=True)
 app.add_typer(plan_app, name="plan")
 
 
@@ -928,9 +930,12 @@ def mapping_draft(
     from alliance.instruments.registry import load_instruments
     from alliance.report.files import write_atomic
 
-    with _reported_errors():
+    with _reported_errors(), _progress("drafting a mapping") as progress:
         target = _check_paths({"DATA": data}, out, formats=(".toml",))
-        draft = draft_mapping(read_table(data), load_instruments())
+        progress("reading")
+        raw = read_table(data)
+        progress("guessing")
+        draft = draft_mapping(raw, load_instruments())
         if target is not None:
             write_atomic(target, lambda handle: handle.write(draft.text.encode("utf-8")))
     if out is None:
