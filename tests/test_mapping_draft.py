@@ -254,8 +254,11 @@ def test_todo_left_in_a_mapping_stops_validate_naming_the_line(tmp_path: Path) -
 
 
 def test_a_todo_inside_a_comment_or_a_value_is_not_a_placeholder(tmp_path: Path) -> None:
-    text = '# TODO: check later\n[columns]\n"Subject" = "participant_id"  # "TODO" noted\n'
-    assert _load(tmp_path, text).columns == {"subject": "participant_id"}
+    text = (
+        '# TODO: check later\n[columns]\n"Subject" = "participant_id"  # "TODO" noted\n'
+        '"todo_list" = "site"\n'
+    )
+    assert _load(tmp_path, text).columns == {"subject": "participant_id", "todo_list": "site"}
 
 
 def test_draft_command_prints_and_writes(tmp_path: Path) -> None:

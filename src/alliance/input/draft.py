@@ -668,12 +668,13 @@ def draft_mapping(raw: RawTable, instruments: Mapping[str, Any]) -> Draft:
 
 # --- The placeholder check every mapping load runs ----------------------------------------------
 
+_TODO_TEXT = re.compile(r"\s*todo\b", re.IGNORECASE)
 _TODO_LITERAL = re.compile(r"""["']\s*todo\b""", re.IGNORECASE)
 
 
 def _has_todo(node: Any) -> bool:
     if isinstance(node, str):
-        return node.strip().upper().startswith(TODO)
+        return _TODO_TEXT.match(node) is not None
     if isinstance(node, dict):
         return any(_has_todo(k) or _has_todo(v) for k, v in node.items())
     if isinstance(node, list):
