@@ -295,30 +295,45 @@ DecimalCommaOpt = Annotated[
 
 @app.command()
 def validate(
-    data: DataArg, mapping: MappingOpt = None, decimal_comma: DecimalCommaOpt = False
+    data: DataArg,
+    mapping: MappingOpt = None,
+    decimal_comma: DecimalCommaOpt = False,
+    plan: Annotated[
+        Path | None,
+        typer.Option("--plan", help="Also check the data hold every score and timepoint of it."),
+    ] = None,
 ) -> None:
     """Check a data file and account for every participant.
 
     Prints every problem (file, row, column, value, what is wrong, how to fix) and exits 1, or
-    prints the ledger summary and exits 0.
+    prints the ledger summary and exits 0. With `--plan`, also checks that the data hold every
+    score, timepoint and covariate the plan's models use, naming the closest name found.
 
     **Examples**
 
         alliance validate trial_items.csv
 
-        alliance validate export.sav --mapping columns.toml
+        alliance validate export.sav --mapping columns.toml --plan my_plan.toml
 
         alliance validate export_de.csv --decimal-comma
     """
     from alliance.episodes.episodes import build_episodes
+    from alliance.models.plan import load_plan
     from alliance.pipeline import ledger_for, load_data
+    from alliance.validation.plan_data import check_plan_data
 
     with _reported_errors(), _progress("validating") as progress:
-        _check_paths({"DATA": data, "--mapping": mapping})
+        _check_paths({"DATA": data, "--mapping": mapping, "--plan": plan})
+        analysis_plan = load_plan(plan) if plan is not None else None
         progress("reading")
         loaded = load_data(data, mapping, "," if decimal_comma else ".")
+        if analysis_plan is not None and plan is not None:
+            check_plan_data(analysis_plan, loaded.scores.columns, data.name, plan.name)
         ledger = ledger_for(loaded, build_episodes(loaded.scores))
     _print_ledger_summary(loaded, ledger)
+    if analysis_plan is not None:
+        models = len(analysis_plan.model_specs())
+        stdout.print(f"  plan: the data hold every score and timepoint of its {models} models")
 
 
 def _print_ledger_summary(loaded: Any, ledger: Any) -> None:
@@ -331,6 +346,8 @@ def _print_ledger_summary(loaded: Any, ledger: Any) -> None:
     stdout.print(
         f"  rows: {ledger.rows_in} read, {ledger.rows_scored} answered, "
         f"{ledger.rows_missing_value} blank (missing items){duplicates}"
+        if loaded.layout == "items"  # a scored file has no items to miss
+        else f"  rows: {ledger.rows_in} read, one per participant and phase{duplicates}"
     )
     for warning in loaded.warnings:
         stderr.print(f"warning: {terminal_text(warning)}", markup=False)
@@ -470,10 +487,12 @@ def analyze(
     """
     from alliance.missing.console import MISSING_CHOICES, missing_lines
     from alliance.models.plan import ADJUST_METHODS, FAMILIES, load_plan
+    from alliance.models.small_sample import small_sample_warnings
     from alliance.pipeline import analyze as run_analysis
     from alliance.pipeline import load_data
     from alliance.report.console import model_line
     from alliance.report.outputs import write_outputs
+    from alliance.validation.plan_data import check_plan_data
 
     if adjust is not None and adjust.lower() not in ADJUST_METHODS:
         raise typer.BadParameter(
@@ -511,6 +530,8 @@ def analyze(
         )
         progress("reading")
         loaded = load_data(data, mapping, "," if decimal_comma else ".")
+        plan_name = plan.name if plan is not None else "article plan"
+        check_plan_data(analysis_plan, loaded.scores.columns, data.name, plan_name)
         analysis = run_analysis(loaded, analysis_plan, seed=seed, progress=progress)
         progress("writing")
         written = write_outputs(
@@ -521,6 +542,8 @@ def analyze(
         stdout.print(model_line(model, analysis_plan.multiplicity.method), markup=False)
     for line in missing_lines(analysis.missing, analysis_plan.multiplicity.method):
         stdout.print(terminal_text(line), markup=False)
+    for warning in small_sample_warnings(analysis.models):
+        stderr.print(f"warning: {terminal_text(warning)}", markup=False)
     stdout.print(terminal_text(f"results: {Path(written).resolve()}"), markup=False)
     stdout.print(terminal_text(f"report: {(Path(out) / 'report.html').resolve()}"), markup=False)
 
@@ -908,6 +931,68 @@ def _print_power(
 from alliance.meta.command import meta as _meta  # noqa: E402
 
 app.command(name="meta")(_meta)
+
+mapping_app = typer.Typer(
+    help="Mapping files for wide exports (REDCap, SPSS, Stata, Excel).", no_args_is_help=True
+)
+app.add_typer(mapping_app, name="mapping")
+plan_app = typer.Typer(help="Analysis plans.", no_args_is_help=True)
+app.add_typer(plan_app, name="plan")
+
+
+@mapping_app.command("draft")
+def mapping_draft(
+    data: DataArg,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Mapping file to write (default: print it).")
+    ] = None,
+) -> None:
+    """Propose a mapping for a file alliance has not seen, for you to check and complete.
+
+    Every `"TODO: ..."` left in it is a decision the file could not settle; `alliance validate
+    DATA --mapping FILE` refuses the mapping, naming the line, until none is left.
+
+    **Examples**
+
+        alliance mapping draft redcap_export.csv --out mapping.toml
+
+        alliance mapping draft trial_wide.sav
+    """
+    from alliance.input.draft import draft_mapping
+    from alliance.input.readers import read_table
+    from alliance.instruments.registry import load_instruments
+    from alliance.report.files import write_atomic
+
+    with _reported_errors(), _progress("drafting a mapping") as progress:
+        target = _check_paths({"DATA": data}, out, formats=(".toml",))
+        progress("reading")
+        raw = read_table(data)
+        progress("guessing")
+        draft = draft_mapping(raw, load_instruments())
+        if target is not None:
+            write_atomic(target, lambda handle: handle.write(draft.text.encode("utf-8")))
+    if out is None:
+        for line in draft.text.splitlines():
+            stdout.print(terminal_text(line), markup=False)
+    else:
+        stderr.print(terminal_text(f"wrote {out}"), markup=False)
+    for note in draft.notes:
+        stderr.print(f"note: {terminal_text(note)}", markup=False)
+    for todo in draft.todos:
+        stderr.print(f"to decide: {terminal_text(todo)}", markup=False)
+
+
+@plan_app.command("template")
+def plan_template() -> None:
+    """Print the article's plan with a comment on every key: a template to edit.
+
+    **Examples**
+
+        alliance plan template > my_plan.toml
+    """
+    from alliance.models.plan_template import template_text
+
+    stdout.print(template_text(), markup=False, end="")
 
 
 def main() -> None:

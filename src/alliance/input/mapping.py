@@ -35,6 +35,7 @@ import pandas as pd
 from alliance.config import parse_toml, read_toml_file
 from alliance.errors import DataError, PlanError, Problem
 from alliance.input.cells import cell_text
+from alliance.input.draft import todo_problems
 from alliance.input.readers import SOURCE_ROW, RawTable
 from alliance.validation.problems import GroupedDataError, ProblemCollector
 
@@ -184,6 +185,8 @@ def load_mapping(path: Path) -> ColumnMapping:
     path = Path(path)
     text = read_toml_file(path, "mapping file", "check the path given to --mapping")
     document = parse_toml(text, path.name, f"correct that line; {_SHAPE}")
+    if todos := todo_problems(document, text):  # placeholders left by `alliance mapping draft`
+        raise PlanError(path.name, todos)
     messages: list[str] = []
     for section in document:
         if section not in _SECTIONS:

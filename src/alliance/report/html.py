@@ -23,6 +23,7 @@ import pandas as pd
 from alliance import __version__
 from alliance.instruments.registry import Instrument, ScoreDefinition, load_instruments
 from alliance.models.plan import AnalysisPlan
+from alliance.models.small_sample import small_sample_warnings
 from alliance.report import apa, apa_text
 from alliance.report.apa import ApaTable, Runs
 from alliance.report.apa_tables import plan_scores, report_tables
@@ -275,6 +276,10 @@ def _provenance(analysis: Analysis, generated: dt.datetime) -> str:
     )
 
 
+def _list(lines: list[str]) -> str:
+    return '<ul class="warnings">' + "".join(f"<li>{escape(w)}</li>" for w in lines) + "</ul>"
+
+
 def _warnings(analysis: Analysis) -> str:
     """What the input raised that is not an error: the reader of a shared report should see it."""
     items = "".join(f"<li>{escape(w)}</li>" for w in analysis.loaded.warnings)
@@ -390,6 +395,8 @@ def build_report(
         missing = f"<p>{escape(missing_section_text(analysis))}</p>"
         missing += tables_for("missing_pattern", "missing_comparison", "missing_tipping")
         sections.append(_section("missing", "Missing data: multiple imputation", missing))
+    if small := small_sample_warnings(analysis.models):  # first: read before any number
+        sections.insert(0, _section("model-warnings", "Models too small to trust", _list(small)))
     if analysis.loaded.warnings:
         # First, so nobody reads the results without seeing what the input left unread.
         sections.insert(0, _section("warnings", "Input warnings", _warnings(analysis)))

@@ -17,6 +17,7 @@ import numpy as np
 from alliance import __version__
 from alliance.models.fit import ModelResult
 from alliance.models.plan import InferenceSpec
+from alliance.models.small_sample import model_reasons, small_sample_warnings
 from alliance.pipeline import Analysis
 from alliance.report import apa
 
@@ -118,6 +119,8 @@ def model_record(
         "survives_correction": model.survives_correction,
         "terms": term_records(model),
         "participants": list(model.data.participant_ids),
+        "df_resid": int(model.fit.df_resid),
+        "small_sample": model_reasons(model),  # why the model is too small to trust, if it is
     }
     if inference is not None:
         record["resampling"] = resampling_record(model, inference, seed)
@@ -189,6 +192,7 @@ def results_document(analysis: Analysis) -> dict[str, Any]:
         # What the input raised that is not an error (unread worksheets, unused columns): kept
         # with the result, not only printed, so a reader of results.json sees it too.
         "warnings": list(loaded.warnings),
+        "model_warnings": small_sample_warnings(analysis.models),
         "ledger": analysis.ledger.to_dict(),
         "reliability": reliability_records(analysis),
         "models": [
