@@ -66,8 +66,14 @@ def load_data(path: Path, mapping: Path | None = None, decimal: str = ".") -> Lo
     if mapping is None:
         return _validated(raw, Path(path), decimal)
     column_mapping = load_mapping(Path(mapping))
+    if column_mapping.wide is not None:  # a wide export or CDISC file: reshaped first
+        from alliance.input.wide import reshape
+
+        table = reshape(raw, column_mapping, decimal)
+    else:
+        table = apply_mapping(raw, column_mapping)
     try:
-        return _validated(apply_mapping(raw, column_mapping), Path(path), decimal)
+        return _validated(table, Path(path), decimal)
     except DataError as exc:
         raise blame_mapping(exc, raw, column_mapping) from None
 

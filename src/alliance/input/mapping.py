@@ -36,6 +36,7 @@ from alliance.config import parse_toml, read_toml_file
 from alliance.errors import DataError, PlanError, Problem
 from alliance.input.cells import cell_text
 from alliance.input.readers import SOURCE_ROW, RawTable
+from alliance.input.wide_mapping import WIDE_SECTIONS, WideMapping, parse_wide
 from alliance.validation.problems import GroupedDataError, ProblemCollector
 
 COLUMNS = (
@@ -50,7 +51,7 @@ COLUMNS = (
     "site",
     "date",
 )
-_SECTIONS = ("columns", "values")
+_SECTIONS = ("columns", "values", *WIDE_SECTIONS)
 _SHAPE = (
     'a mapping holds a [columns] table of "your column" = "alliance column" and '
     '[values.<column>] tables of "your label" = "alliance label"'
@@ -67,6 +68,13 @@ class ColumnMapping:
     values: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     file: str = "mapping"
     labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # The wide-export sections ([constants], [participant], [timepoints], [[items]]), if any.
+    wide: WideMapping | None = None
+
+
+def match_key(value: Any) -> str:
+    """A label as the mapping matches it (see :func:`_key`)."""
+    return _key(value)
 
 
 def _key(value: Any) -> str:
@@ -190,14 +198,28 @@ def load_mapping(path: Path) -> ColumnMapping:
             messages.append(f"unknown section [{section}]. Fix: rename or remove it; {_SHAPE}")
     columns = _columns_section(document.get("columns", {}), messages)
     values, labels = _values_section(document.get("values", {}), messages)
+    wide = parse_wide(document, text, messages)
     if messages:
         raise PlanError(path.name, messages)
-    return ColumnMapping(columns=columns, values=values, file=path.name, labels=labels)
+    return ColumnMapping(columns=columns, values=values, file=path.name, labels=labels, wide=wide)
 
 
-def _relabel(series: pd.Series, relabel: Mapping[str, object]) -> pd.Series:
+def _relabel(
+    series: pd.Series, relabel: Mapping[str, object], value_labels: Mapping[Any, str] | None = None
+) -> pd.Series:
+    """``series`` with each label the mapping names replaced. For an SPSS/Stata column with
+    value labels the cells hold the labels; a mapping key may name the label ("MDMA") or the
+    stored code ("1"), the label being tried first."""
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    replaced = [relabel.get(_key(u), u) for u in uniques]
+    code_of = {_key(label): _key(code) for code, label in (value_labels or {}).items()}
+
+    def replace(u: Any) -> Any:
+        key = _key(u)
+        if key in relabel:
+            return relabel[key]
+        return relabel.get(code_of.get(key, ""), u) if key in code_of else u
+
+    replaced = [replace(u) for u in uniques]
     if all(r is u for r, u in zip(replaced, uniques, strict=True)):
         return series
     table = np.empty(len(replaced) + 1, dtype=object)
@@ -260,9 +282,9 @@ def apply_mapping(raw: RawTable, mapping: ColumnMapping) -> RawTable:
             )
     problems.raise_if_any()
     frame = frame.rename(columns=renames)
-    for column, relabel in mapping.values.items():
-        frame[column] = _relabel(frame[column], relabel)
     labels = {renames.get(c, c): v for c, v in raw.value_labels.items()}
+    for column, relabel in mapping.values.items():
+        frame[column] = _relabel(frame[column], relabel, labels.get(column))
     return dataclasses.replace(raw, frame=frame, value_labels=labels)
 
 
