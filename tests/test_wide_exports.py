@@ -276,3 +276,34 @@ def test_cdisc_unknown_visit_with_answers(tmp_path):
         line for line in _mapping("sdtm_qs.csv").read_text().splitlines() if '"POST"' not in line
     )
     _fails(tmp_path, EXPORTS / "sdtm_qs.csv", text, "column 'visit'", "'POST'", "item answers")
+
+
+def test_renamed_column_absent_names_the_mapping_line(tmp_path):
+    text = REDCAP_MAP.replace('"rand_group" = "arm"', '"randgroup" = "arm"')
+    _fails(
+        tmp_path,
+        REDCAP,
+        text,
+        "column 'randgroup'",
+        f"bad.toml line {_line(text, 'randgroup')} [columns]",
+    )
+
+
+def test_constant_for_a_column_the_file_has(tmp_path):
+    text = REDCAP_MAP.replace("[participant]", '[constants]\narm = "mdma"\n\n[participant]')
+    _fails(tmp_path, REDCAP, text, "column 'rand_group'", f"bad.toml line {_line(text, 'arm = ')}")
+
+
+def test_every_mapping_in_the_guide_is_read(tmp_path):
+    """The TOML examples of docs/mapping.md that are whole mappings load without a problem."""
+    from alliance.input.mapping import load_mapping
+
+    guide = Path(__file__).parents[1] / "docs" / "mapping.md"
+    blocks = re.findall(r"```toml\n(.*?)```", guide.read_text(), flags=re.S)
+    whole = [b for b in blocks if "[columns]" in b]
+    assert len(whole) >= 3
+    for k, block in enumerate(whole):
+        path = tmp_path / f"example{k}.toml"
+        path.write_text(block)
+        mapping = load_mapping(path)
+        assert mapping.wide is not None and mapping.wide.items

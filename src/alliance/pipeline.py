@@ -75,7 +75,12 @@ def load_data(path: Path, mapping: Path | None = None, decimal: str = ".") -> Lo
     try:
         return _validated(table, Path(path), decimal)
     except DataError as exc:
-        raise blame_mapping(exc, raw, column_mapping) from None
+        blamed = blame_mapping(exc, raw, column_mapping)
+        if column_mapping.wide is not None:
+            from alliance.input.wide import without_repeats
+
+            blamed = without_repeats(blamed)
+        raise blamed from None
 
 
 def _validated(raw: RawTable, path: Path, decimal: str) -> LoadedData:

@@ -24,6 +24,7 @@ produced, or a problem lies in a renamed column, the message also names the mapp
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,7 @@ from alliance.config import parse_toml, read_toml_file
 from alliance.errors import DataError, PlanError, Problem
 from alliance.input.cells import cell_text
 from alliance.input.readers import SOURCE_ROW, RawTable
-from alliance.input.wide_mapping import WIDE_SECTIONS, WideMapping, parse_wide
+from alliance.input.wide_mapping import WIDE_SECTIONS, MappingLines, WideMapping, parse_wide
 from alliance.validation.problems import GroupedDataError, ProblemCollector
 
 COLUMNS = (
@@ -53,8 +54,9 @@ COLUMNS = (
 )
 _SECTIONS = ("columns", "values", *WIDE_SECTIONS)
 _SHAPE = (
-    'a mapping holds a [columns] table of "your column" = "alliance column" and '
-    '[values.<column>] tables of "your label" = "alliance label"'
+    'a mapping holds a [columns] table of "your column" = "alliance column", '
+    '[values.<column>] tables of "your label" = "alliance label" and, for wide exports, '
+    "[constants], [participant], [timepoints] and [[items]] (see docs/mapping.md)"
 )
 
 
@@ -70,6 +72,15 @@ class ColumnMapping:
     labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     # The wide-export sections ([constants], [participant], [timepoints], [[items]]), if any.
     wide: WideMapping | None = None
+    # Where each entry is in the file: "columns" or "values.<column>" and its key -> line.
+    lines: MappingLines | None = None
+
+    def at(self, section: str, key: str | None = None) -> str:
+        """``" line N"`` of an entry (or a section) for messages; empty when unknown."""
+        if self.lines is None:
+            return ""
+        line = self.lines.key(section, key) if key is not None else self.lines.section(section)
+        return f" line {line}" if line is not None else ""
 
 
 def match_key(value: Any) -> str:
@@ -198,10 +209,28 @@ def load_mapping(path: Path) -> ColumnMapping:
             messages.append(f"unknown section [{section}]. Fix: rename or remove it; {_SHAPE}")
     columns = _columns_section(document.get("columns", {}), messages)
     values, labels = _values_section(document.get("values", {}), messages)
+    lines = MappingLines(text)
+    messages = [_with_line(m, lines) for m in messages]
     wide = parse_wide(document, text, messages)
     if messages:
         raise PlanError(path.name, messages)
-    return ColumnMapping(columns=columns, values=values, file=path.name, labels=labels, wide=wide)
+    return ColumnMapping(
+        columns=columns, values=values, file=path.name, labels=labels, wide=wide, lines=lines
+    )
+
+
+_SECTION_KEY = re.compile(r'^\[(columns|values\.[^\]]+)\] "([^"]*)"')
+_SECTION = re.compile(r"^(?:unknown section )?\[([^\]]+)\]")
+
+
+def _with_line(message: str, lines: MappingLines) -> str:
+    """``message`` (about a [columns] or [values.*] entry) led by the line it is on."""
+    line = None
+    if match := _SECTION_KEY.match(message):
+        line = lines.key(match.group(1), match.group(2))
+    elif match := _SECTION.match(message):
+        line = lines.section(match.group(1))
+    return f"line {line}: {message}" if line is not None else message
 
 
 def _relabel(
@@ -248,7 +277,8 @@ def apply_mapping(raw: RawTable, mapping: ColumnMapping) -> RawTable:
                 Problem(
                     file=mapping.file,
                     column=source,
-                    what=f"[columns] maps '{source}', but {raw.name} has no such column",
+                    what=f"{mapping.file}{mapping.at('columns', source)} [columns] maps "
+                    f"'{source}', but {raw.name} has no such column",
                     fix=f"correct the name; {raw.name} has {', '.join(present)}",
                 ),
             )
@@ -262,7 +292,8 @@ def apply_mapping(raw: RawTable, mapping: ColumnMapping) -> RawTable:
                 Problem(
                     file=mapping.file,
                     column=source,
-                    what=f"[columns] renames '{source}' to '{target}', but {raw.name} already "
+                    what=f"{mapping.file}{mapping.at('columns', source)} [columns] renames "
+                    f"'{source}' to '{target}', but {raw.name} already "
                     f"has a column '{target}'",
                     fix=f"remove the entry, or also rename {raw.name}'s '{target}' column",
                 ),
@@ -275,7 +306,8 @@ def apply_mapping(raw: RawTable, mapping: ColumnMapping) -> RawTable:
                 Problem(
                     file=mapping.file,
                     column=column,
-                    what=f"[values.{column}] relabels column '{column}', which {raw.name} does "
+                    what=f"{mapping.file}{mapping.at(f'values.{column}')} [values.{column}] "
+                    f"relabels column '{column}', which {raw.name} does "
                     "not have (after renaming)",
                     fix="correct the section name, or map a column to it under [columns]",
                 ),

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from alliance.errors import Problem
+from alliance.errors import DataError, Problem
 from alliance.input.mapping import ColumnMapping, apply_mapping, match_key
 from alliance.input.readers import SOURCE_ROW, RawTable
 from alliance.input.wide_mapping import ItemsEntry, Target, WideMapping
@@ -49,7 +49,7 @@ from alliance.validation.cells import (
     text_codes,
 )
 from alliance.validation.instrument_codes import item_label, items_summary
-from alliance.validation.problems import ProblemCollector
+from alliance.validation.problems import GroupedDataError, ProblemCollector
 
 _CARRIED = ("participant_id", "arm", "therapist_id", "site", "date")
 
@@ -509,6 +509,15 @@ def reshape(raw: RawTable, mapping: ColumnMapping, decimal: str = ".") -> RawTab
     return dataclasses.replace(
         raw, frame=result.table, value_labels={}, warnings=(*raw.warnings, *warnings)
     )
+
+
+def without_repeats(error: DataError) -> DataError:
+    """``error`` with each problem once: a value copied to many item rows of one wide row (the
+    arm, the phase) is one problem of that row, not one per item."""
+    if isinstance(error, GroupedDataError):
+        groups = [list(dict.fromkeys(group)) for group in error.groups]
+        return GroupedDataError(groups, error.per_kind)
+    return DataError(list(dict.fromkeys(error.problems)))
 
 
 def problems_error(problems: ProblemCollector, problem: Problem) -> Exception:
