@@ -164,7 +164,8 @@ def reshape(raw: RawTable, mapping: ColumnMapping, decimal: str = ".") -> RawTab
         frame=frame[id_columns],
         value_labels={k: v for k, v in raw.value_labels.items() if k not in claimed},
     )
-    ids = apply_mapping(id_raw, mapping).frame.copy()
+    mapped = apply_mapping(id_raw, mapping)
+    ids = mapped.frame.copy()
     sources = {target: source for source, target in mapping.columns.items()}
     for column, (value, line) in wide.constants.items():
         if column in ids:
@@ -186,7 +187,7 @@ def reshape(raw: RawTable, mapping: ColumnMapping, decimal: str = ".") -> RawTab
     )
     problems.raise_if_any()
     if not wide.items:
-        return dataclasses.replace(raw, frame=ids, value_labels={})
+        return dataclasses.replace(raw, frame=ids, value_labels=mapped.value_labels)
     if claims:
         result = _reshape_wide(frame, ids, claims, wide, events, raw, mfile, decimal, problems)
     else:
