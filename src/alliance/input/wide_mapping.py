@@ -240,8 +240,9 @@ def _targets(
 
     out: dict[str, Target] = {}
     if not isinstance(table, dict) or not table:
+        parent = path.rsplit(".", 1)[0]
         messages.append(
-            f"{_at(lines.section(path))}{where} must be a table of "
+            f"{_at(lines.section(path) or lines.section(parent))}{where} must be a table of "
             '"value in the file" = "timepoint" lines. Fix: e.g. "baseline_arm_1" = "baseline"'
         )
         return out
