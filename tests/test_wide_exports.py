@@ -307,3 +307,31 @@ def test_every_mapping_in_the_guide_is_read(tmp_path):
         path.write_text(block)
         mapping = load_mapping(path)
         assert mapping.wide is not None and mapping.wide.items
+
+
+def test_two_rows_answering_one_item_differently_name_the_column(tmp_path):
+    frame = pd.read_csv(REDCAP, dtype=str)
+    row = frame.index[frame["redcap_event_name"] == "session_4_arm_1"][0]
+    extra = frame.loc[[row]].copy()
+    extra["wai_3"] = "1" if frame.loc[row, "wai_3"] != "1" else "2"
+    data = tmp_path / "redcap.csv"
+    pd.concat([frame, extra]).to_csv(data, index=False)
+    _fails(
+        tmp_path,
+        data,
+        REDCAP_MAP,
+        "column 'wai_3'",
+        "WAI item 3 is answered twice, differently",
+        f"redcap.toml line {_line(REDCAP_MAP, '[timepoints.values]')}".replace(
+            "redcap.toml", "bad.toml"
+        ),
+    )
+
+
+def test_answer_out_of_range_names_the_files_column(tmp_path):
+    frame = pd.read_csv(REDCAP, dtype=str)
+    row = frame.index[frame["wai_7"].notna()][0]
+    frame.loc[row, "wai_7"] = "9"
+    data = tmp_path / "redcap.csv"
+    frame.to_csv(data, index=False)
+    _fails(tmp_path, data, REDCAP_MAP, f"row {row + 2}, column 'wai_7'", "response range 1–7")

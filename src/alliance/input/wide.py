@@ -43,6 +43,7 @@ from alliance.input.wide_rows import (
     assemble,
     codes_of,
     column_problem,
+    conflicting_answers,
     event_targets,
     fill_participant,
     line_text,
@@ -286,6 +287,7 @@ def _reshape_wide(
         timepoint,
         phase,
     )
+    conflicting_answers(table, np.array([c.column for c in claims])[cols], wide, mfile, problems)
     warnings.append(
         f"{problems.file}: read through {mfile}: {len(frame):,} rows × {len(claims):,} item "
         f"columns gave {len(table):,} item answers ({int(blank[rows, cols].sum()):,} of them "

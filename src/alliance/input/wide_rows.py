@@ -23,6 +23,7 @@ from alliance.validation.cells import (
     rows_text,
     text_codes,
 )
+from alliance.validation.participants import combined_key
 from alliance.validation.problems import ProblemCollector
 
 CARRIED = ("participant_id", "arm", "therapist_id", "site", "date")
@@ -367,3 +368,58 @@ def silent_participants(ids: pd.DataFrame, rows: np.ndarray, file: str) -> list[
         f"{file}: {len(missing):,} participant(s) have no item answers at all and are not in "
         f"the data analysed: {names_text(missing)}"
     ]
+
+
+def conflicting_answers(
+    table: pd.DataFrame,
+    columns: np.ndarray,
+    wide: WideMapping,
+    mfile: str,
+    problems: ProblemCollector,
+) -> None:
+    """Two cells of the file giving different answers to one item of one participant at one
+    phase and timepoint (two rows of one event, or two events mapped to one timepoint): a
+    problem naming both rows and the file's column (validation would only know the rows)."""
+    key_columns = ["participant_id", "phase", "timepoint", "instrument", "item"]
+    if not all(c in table for c in key_columns):
+        return
+    codes = [
+        np.asarray(table[c].cat.codes, dtype=np.int64)
+        if isinstance(table[c].dtype, pd.CategoricalDtype)
+        else pd.factorize(table[c], use_na_sentinel=True)[0]
+        for c in key_columns
+    ]
+    key = combined_key(codes, [int(c.max()) + 1 for c in codes])
+    repeated = pd.Series(key).duplicated(keep=False).to_numpy()
+    if not repeated.any():
+        return
+    sub = pd.DataFrame(
+        {
+            "key": key[repeated],
+            "value": table["value"].to_numpy()[repeated],
+            "row": table[SOURCE_ROW].to_numpy()[repeated],
+            "column": columns[repeated],
+            "position": np.flatnonzero(repeated),
+        }
+    )
+    distinct = sub.groupby("key")["value"].transform(lambda v: v.nunique(dropna=False))
+    where = f"{mfile}{line_text(wide.events_line)} [timepoints.values]"
+    for _, group in sub.loc[distinct.to_numpy() > 1].groupby("key", sort=False):
+        first = table.iloc[int(group["position"].iloc[0])]
+        shown = ", ".join(
+            f"{'blank' if np.isnan(v) else format(v, 'g')} (row {r})"
+            for v, r in zip(group["value"], group["row"], strict=True)
+        )
+        problems.add(
+            "conflicting answers",
+            Problem(
+                file=problems.file,
+                row=int(group["row"].iloc[1]),
+                column=str(group["column"].iloc[1]),
+                what=f"participant '{first['participant_id']}', {first['phase']} phase, "
+                f"timepoint {first['timepoint']}: {first['instrument']} item {first['item']} "
+                f"is answered twice, differently: {shown}",
+                fix="keep one of the rows; if they are different events, give the events "
+                f"different timepoints in {where}",
+            ),
+        )
