@@ -335,3 +335,16 @@ def test_answer_out_of_range_names_the_files_column(tmp_path):
     data = tmp_path / "redcap.csv"
     frame.to_csv(data, index=False)
     _fails(tmp_path, data, REDCAP_MAP, f"row {row + 2}, column 'wai_7'", "response range 1–7")
+
+
+def test_cdisc_conflicting_answers_name_the_value_column(tmp_path):
+    frame = pd.read_csv(EXPORTS / "sdtm_qs.csv", dtype=str)
+    row = frame.index[(frame["QSTESTCD"] == "WAI03") & (frame["VISIT"] == "SESSION 4")][0]
+    extra = frame.loc[[row]].copy()
+    extra["QSSTRESN"] = "1" if frame.loc[row, "QSSTRESN"] != "1" else "2"
+    data = tmp_path / "sdtm_qs.csv"
+    pd.concat([frame, extra]).to_csv(data, index=False)
+    output = _fails(
+        tmp_path, data, _mapping("sdtm_qs.csv").read_text(), "column 'qsstresn'", "WAI item 3"
+    )
+    assert "column 'value'" not in output

@@ -77,9 +77,9 @@ def load_data(path: Path, mapping: Path | None = None, decimal: str = ".") -> Lo
     except DataError as exc:
         blamed = blame_mapping(exc, raw, column_mapping)
         if column_mapping.wide is not None:
-            from alliance.input.wide import without_repeats
+            from alliance.input.wide import as_read
 
-            blamed = without_repeats(blamed)
+            blamed = as_read(blamed, column_mapping)
         raise blamed from None
 
 

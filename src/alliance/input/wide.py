@@ -212,13 +212,23 @@ def reshape(raw: RawTable, mapping: ColumnMapping, decimal: str = ".") -> RawTab
     )
 
 
-def without_repeats(error: DataError) -> DataError:
-    """``error`` with each problem once: a value copied to many item rows of one wide row (the
-    arm, the phase) is one problem of that row, not one per item."""
+def as_read(error: DataError, mapping: ColumnMapping) -> DataError:
+    """``error`` (validation of the reshaped table) in the file's terms: each problem once (a
+    value copied to many item rows of one wide row, the arm, is one problem of that row), and
+    the answer's column named as the file names it (a CDISC file's ``QSSTRESN``)."""
+    wide = mapping.wide
+    value_columns = {e.value_column for e in wide.items} if wide is not None else set()
+    value_column = value_columns.pop() if len(value_columns) == 1 else None
+
+    def located(problem: Problem) -> Problem:
+        if problem.column == "value" and value_column is not None:
+            return dataclasses.replace(problem, column=value_column)
+        return problem
+
     if isinstance(error, GroupedDataError):
-        groups = [list(dict.fromkeys(group)) for group in error.groups]
+        groups = [list(dict.fromkeys(located(p) for p in group)) for group in error.groups]
         return GroupedDataError(groups, error.per_kind)
-    return DataError(list(dict.fromkeys(error.problems)))
+    return DataError(list(dict.fromkeys(located(p) for p in error.problems)))
 
 
 def problems_error(problems: ProblemCollector, problem: Problem) -> Exception:
