@@ -67,10 +67,21 @@ def load_data(path: Path, mapping: Path | None = None, decimal: str = ".") -> Lo
     if mapping is None:
         return _validated(raw, Path(path), decimal)
     column_mapping = load_mapping(Path(mapping))
+    if column_mapping.wide is not None:  # a wide export or CDISC file: reshaped first
+        from alliance.input.wide import reshape
+
+        table = reshape(raw, column_mapping, decimal)
+    else:
+        table = apply_mapping(raw, column_mapping)
     try:
-        return _validated(apply_mapping(raw, column_mapping), Path(path), decimal)
+        return _validated(table, Path(path), decimal)
     except DataError as exc:
-        raise blame_mapping(exc, raw, column_mapping) from None
+        blamed = blame_mapping(exc, raw, column_mapping)
+        if column_mapping.wide is not None:
+            from alliance.input.wide import as_read
+
+            blamed = as_read(blamed, column_mapping)
+        raise blamed from None
 
 
 def _validated(raw: RawTable, path: Path, decimal: str) -> LoadedData:

@@ -24,6 +24,7 @@ produced, or a problem lies in a renamed column, the message also names the mapp
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ from alliance.errors import DataError, PlanError, Problem
 from alliance.input.cells import cell_text
 from alliance.input.draft import todo_problems
 from alliance.input.readers import SOURCE_ROW, RawTable
+from alliance.input.wide_mapping import WIDE_SECTIONS, MappingLines, WideMapping, parse_wide
 from alliance.validation.problems import GroupedDataError, ProblemCollector
 
 COLUMNS = (
@@ -51,10 +53,11 @@ COLUMNS = (
     "site",
     "date",
 )
-_SECTIONS = ("columns", "values")
+_SECTIONS = ("columns", "values", *WIDE_SECTIONS)
 _SHAPE = (
-    'a mapping holds a [columns] table of "your column" = "alliance column" and '
-    '[values.<column>] tables of "your label" = "alliance label"'
+    'a mapping holds a [columns] table of "your column" = "alliance column", '
+    '[values.<column>] tables of "your label" = "alliance label" and, for wide exports, '
+    "[constants], [participant], [timepoints] and [[items]] (see docs/mapping.md)"
 )
 
 
@@ -68,6 +71,22 @@ class ColumnMapping:
     values: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     file: str = "mapping"
     labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # The wide-export sections ([constants], [participant], [timepoints], [[items]]), if any.
+    wide: WideMapping | None = None
+    # Where each entry is in the file: "columns" or "values.<column>" and its key -> line.
+    lines: MappingLines | None = None
+
+    def at(self, section: str, key: str | None = None) -> str:
+        """``" line N"`` of an entry (or a section) for messages; empty when unknown."""
+        if self.lines is None:
+            return ""
+        line = self.lines.key(section, key) if key is not None else self.lines.section(section)
+        return f" line {line}" if line is not None else ""
+
+
+def match_key(value: Any) -> str:
+    """A label as the mapping matches it (see :func:`_key`)."""
+    return _key(value)
 
 
 def _key(value: Any) -> str:
@@ -193,14 +212,46 @@ def load_mapping(path: Path) -> ColumnMapping:
             messages.append(f"unknown section [{section}]. Fix: rename or remove it; {_SHAPE}")
     columns = _columns_section(document.get("columns", {}), messages)
     values, labels = _values_section(document.get("values", {}), messages)
+    lines = MappingLines(text)
+    messages = [_with_line(m, lines) for m in messages]
+    wide = parse_wide(document, text, messages)
     if messages:
         raise PlanError(path.name, messages)
-    return ColumnMapping(columns=columns, values=values, file=path.name, labels=labels)
+    return ColumnMapping(
+        columns=columns, values=values, file=path.name, labels=labels, wide=wide, lines=lines
+    )
 
 
-def _relabel(series: pd.Series, relabel: Mapping[str, object]) -> pd.Series:
+_SECTION_KEY = re.compile(r'^\[(columns|values\.[^\]]+)\] "([^"]*)"')
+_SECTION = re.compile(r"^(?:unknown section )?\[([^\]]+)\]")
+
+
+def _with_line(message: str, lines: MappingLines) -> str:
+    """``message`` (about a [columns] or [values.*] entry) led by the line it is on."""
+    line = None
+    if match := _SECTION_KEY.match(message):
+        line = lines.key(match.group(1), match.group(2))
+    elif match := _SECTION.match(message):
+        line = lines.section(match.group(1))
+    return f"line {line}: {message}" if line is not None else message
+
+
+def _relabel(
+    series: pd.Series, relabel: Mapping[str, object], value_labels: Mapping[Any, str] | None = None
+) -> pd.Series:
+    """``series`` with each label the mapping names replaced. For an SPSS/Stata column with
+    value labels the cells hold the labels; a mapping key may name the label ("MDMA") or the
+    stored code ("1"), the label being tried first."""
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    replaced = [relabel.get(_key(u), u) for u in uniques]
+    code_of = {_key(label): _key(code) for code, label in (value_labels or {}).items()}
+
+    def replace(u: Any) -> Any:
+        key = _key(u)
+        if key in relabel:
+            return relabel[key]
+        return relabel.get(code_of.get(key, ""), u) if key in code_of else u
+
+    replaced = [replace(u) for u in uniques]
     if all(r is u for r, u in zip(replaced, uniques, strict=True)):
         return series
     table = np.empty(len(replaced) + 1, dtype=object)
@@ -229,7 +280,8 @@ def apply_mapping(raw: RawTable, mapping: ColumnMapping) -> RawTable:
                 Problem(
                     file=mapping.file,
                     column=source,
-                    what=f"[columns] maps '{source}', but {raw.name} has no such column",
+                    what=f"{mapping.file}{mapping.at('columns', source)} [columns] maps "
+                    f"'{source}', but {raw.name} has no such column",
                     fix=f"correct the name; {raw.name} has {', '.join(present)}",
                 ),
             )
@@ -243,7 +295,8 @@ def apply_mapping(raw: RawTable, mapping: ColumnMapping) -> RawTable:
                 Problem(
                     file=mapping.file,
                     column=source,
-                    what=f"[columns] renames '{source}' to '{target}', but {raw.name} already "
+                    what=f"{mapping.file}{mapping.at('columns', source)} [columns] renames "
+                    f"'{source}' to '{target}', but {raw.name} already "
                     f"has a column '{target}'",
                     fix=f"remove the entry, or also rename {raw.name}'s '{target}' column",
                 ),
@@ -256,16 +309,17 @@ def apply_mapping(raw: RawTable, mapping: ColumnMapping) -> RawTable:
                 Problem(
                     file=mapping.file,
                     column=column,
-                    what=f"[values.{column}] relabels column '{column}', which {raw.name} does "
+                    what=f"{mapping.file}{mapping.at(f'values.{column}')} [values.{column}] "
+                    f"relabels column '{column}', which {raw.name} does "
                     "not have (after renaming)",
                     fix="correct the section name, or map a column to it under [columns]",
                 ),
             )
     problems.raise_if_any()
     frame = frame.rename(columns=renames)
-    for column, relabel in mapping.values.items():
-        frame[column] = _relabel(frame[column], relabel)
     labels = {renames.get(c, c): v for c, v in raw.value_labels.items()}
+    for column, relabel in mapping.values.items():
+        frame[column] = _relabel(frame[column], relabel, labels.get(column))
     return dataclasses.replace(raw, frame=frame, value_labels=labels)
 
 
