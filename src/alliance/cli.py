@@ -779,7 +779,7 @@ def power(
         str,
         typer.Option(
             "--errors", help="--design outcome errors: skewed (the generator's) or normal."
-        ),  # fmt: skip
+        ),
     ] = "skewed",
     missing_rate: Annotated[
         float,
@@ -787,7 +787,7 @@ def power(
             "--missing-rate",
             parser=decimal_number(0.0, 0.99),
             help="--design: share of each score missing, 0 to 0.99.",
-        ),  # fmt: skip
+        ),
     ] = 0.0,
     missing_mechanism: Annotated[
         str, typer.Option("--missing-mechanism", help="--design: mcar or mar (severity-dependent).")
@@ -798,7 +798,7 @@ def power(
             "--therapists",
             parser=whole_number(0, MAX_PARTICIPANTS),
             help="--design: therapists sharing the episodes (0: no clustering).",
-        ),  # fmt: skip
+        ),
     ] = 0,
     icc: Annotated[
         float | None,
@@ -806,14 +806,14 @@ def power(
             "--icc",
             parser=decimal_number(0.0, 0.99),
             help="--design: therapist ICC of alliance and outcome, in [0, 1).",
-        ),  # fmt: skip
+        ),
     ] = None,
     adjust: Annotated[
         str | None,
         typer.Option(
             "--adjust",
             help="--design correction (default: plan): holm, bonferroni, hochberg, bh, by, none.",
-        ),  # fmt: skip
+        ),
     ] = None,
     family: Annotated[
         str | None, typer.Option("--family", help="--design correction family: all or per_outcome.")
@@ -824,7 +824,7 @@ def power(
             "--from-results",
             help="Plan from a pilot's results.json: observed, "
             "CI-bound, winner's-curse-corrected and benchmark effects and their N.",
-        ),  # fmt: skip
+        ),
     ] = None,
     workers: Annotated[
         int,
@@ -832,13 +832,13 @@ def power(
             "--workers",
             parser=whole_number(1, 256),
             help="--design cells on a local Dask cluster of N processes (1: here).",
-        ),  # fmt: skip
+        ),
     ] = 1,
     scheduler: Annotated[
         str | None,
         typer.Option(
             "--scheduler", help="--design cells on this Dask scheduler, e.g. tcp://127.0.0.1:8786."
-        ),  # fmt: skip
+        ),
     ] = None,
 ) -> None:
     """Power of the alliance test for planning a replication, and the N each effect needs.

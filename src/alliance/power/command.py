@@ -101,7 +101,7 @@ def _design_setup(
                 alpha,
                 request.simulations,
                 seed,
-            )  # fmt: skip
+            )
         )
     settings = {
         "unit": "MDMA episodes (n = episodes per replication)",
@@ -179,7 +179,7 @@ def run_power(
             "convention": request.convention,
             "n_fixed_design": None,
             "n_random_design": None,
-        }  # fmt: skip
+        }
         for r in request.effects
     ]
     document: dict[str, Any] = {
@@ -209,7 +209,7 @@ def run_power(
                         "effect": outcome.cell.effect,
                         "parameters": outcome.cell.parameters(),
                         "error": outcome.error or "",
-                    }  # fmt: skip
+                    }
                 )
         document["design"] = settings
         document["design_power"] = rows

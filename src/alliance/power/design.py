@@ -152,7 +152,7 @@ def _t_from_moments(
     df = count - 3
     usable = (df >= 1) & (cbb * cww - cbw * cbw > 1e-12 * np.maximum(cbb * cww, 1e-300))
     xtx = np.where(usable[..., None, None], xtx, np.eye(2))
-    rhs = np.stack([np.stack([cby, cwy], -1), np.broadcast_to([0.0, 1.0], cby.shape + (2,))], -1)
+    rhs = np.stack([np.stack([cby, cwy], -1), np.broadcast_to([0.0, 1.0], (*cby.shape, 2))], -1)
     solved = np.linalg.solve(xtx, rhs)  # one batched solve: coefficients and (X'X)⁻¹[:, w]
     rss = cyy - solved[..., 0, 0] * cby - solved[..., 1, 0] * cwy
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -206,8 +206,8 @@ def plan_tests(
         b, y = np.where(observed, b, 0.0), np.where(observed, y, 0.0)
         left += [observed.astype(float), b, y, b * b, b * y, y * y]
     right = []
-    for t in timepoints:
-        w = _centre(episodes.alliance[t])
+    for timepoint in timepoints:
+        w = _centre(episodes.alliance[timepoint])
         observed = ~np.isnan(w)
         w = np.where(observed, w, 0.0)
         right += [observed.astype(float), w, w * w]

@@ -145,7 +145,7 @@ def power_html(document: dict[str, Any], svg: str, failures: list[dict[str, Any]
                     )
                 }
                 for r in design
-            ]  # fmt: skip
+            ]
         )
         settings = document.get("design", {})
         described = ", ".join(f"{k} = {v}" for k, v in settings.items() if k != "models")

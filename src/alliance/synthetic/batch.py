@@ -261,7 +261,7 @@ def draw_episodes(rng: np.random.Generator, bm: BatchModel, trials: int, n: int)
     instruments = load_instruments()
     k = len(model.timepoints)
     skewed = sc.errors == "skewed"
-    crossovers = int(math.floor(n * bm.crossover_share + 0.5))
+    crossovers = math.floor(n * bm.crossover_share + 0.5)
 
     z = _correlated(rng, (trials, n), bm.baseline_cholesky)
     placebo_latent = _correlated(rng, (trials, crossovers), bm.latent_cholesky)[..., k:]
