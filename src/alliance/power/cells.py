@@ -14,7 +14,9 @@ other network connection.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +26,9 @@ from alliance.errors import AllianceError
 from alliance.power.design import DesignModel, design_cell
 from alliance.synthetic.batch import Scenario
 
-# A scheduler that does not answer within this many seconds is reported, not waited for.
-CONNECT_TIMEOUT = 10
+# A scheduler that does not answer within this many seconds is reported, not waited for (the
+# whole command then ends within 10 s of starting).
+CONNECT_TIMEOUT = 5
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,26 @@ def _missing_dask(option: str) -> AllianceError:
     )
 
 
+@contextmanager
+def cell_runner(
+    workers: int = 1, scheduler: str | None = None
+) -> Iterator[Callable[[Sequence[DesignCell], Callable[[], None]], list[CellOutcome]]]:
+    """A function running cells, connected first (a scheduler that cannot be reached is
+    reported before any work is done) and shut down at the end."""
+    if scheduler is None and workers <= 1:
+        yield _run_here
+        return
+    if not dask_available():
+        raise _missing_dask("--scheduler" if scheduler else "--workers")
+    client, cluster = _connect(workers, scheduler)
+    try:
+        yield lambda cells, step: _run_on_dask(client, cells, step)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
 def run_cells(
     cells: Sequence[DesignCell],
     workers: int = 1,
@@ -101,17 +124,17 @@ def run_cells(
     advance: Callable[[], None] | None = None,
 ) -> list[CellOutcome]:
     """Every cell's outcome, in grid order; ``advance`` is called as each cell finishes."""
-    step = advance or (lambda: None)
-    if scheduler is None and workers <= 1:
-        outcomes = []
-        for cell in cells:
-            result, error = run_design_cell(cell)
-            outcomes.append(CellOutcome(cell, result, error))
-            step()
-        return outcomes
-    if not dask_available():
-        raise _missing_dask("--scheduler" if scheduler else "--workers")
-    return _run_on_dask(cells, workers, scheduler, step)
+    with cell_runner(workers, scheduler) as run:
+        return run(cells, advance or (lambda: None))
+
+
+def _run_here(cells: Sequence[DesignCell], step: Callable[[], None]) -> list[CellOutcome]:
+    outcomes = []
+    for cell in cells:
+        result, error = run_design_cell(cell)
+        outcomes.append(CellOutcome(cell, result, error))
+        step()
+    return outcomes
 
 
 def _connect(workers: int, scheduler: str | None) -> tuple[Any, Any]:
@@ -140,30 +163,23 @@ def _connect(workers: int, scheduler: str | None) -> tuple[Any, Any]:
 
 
 def _run_on_dask(
-    cells: Sequence[DesignCell], workers: int, scheduler: str | None, step: Callable[[], None]
+    client: Any, cells: Sequence[DesignCell], step: Callable[[], None]
 ) -> list[CellOutcome]:
     from distributed import as_completed
 
-    client, cluster = _connect(workers, scheduler)
-    try:
-        futures = {
-            client.submit(
-                run_design_cell, cell, key=f"alliance-power-cell-{i}-{id(cells)}", pure=False
-            ): i
-            for i, cell in enumerate(cells)
-        }
-        outcomes: list[CellOutcome | None] = [None] * len(cells)
-        for future in as_completed(futures):
-            i = futures[future]
-            if future.status == "finished":
-                result, error = future.result()
-            else:  # the worker died or the task could not run
-                exc = future.exception()
-                result, error = None, f"{type(exc).__name__}: {exc}"
-            outcomes[i] = CellOutcome(cells[i], result, error)
-            step()
-        return [o for o in outcomes if o is not None]
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    futures = {
+        client.submit(run_design_cell, cell, key=f"alliance-power-cell-{i}-{uuid.uuid4().hex}",
+                      pure=False): i
+        for i, cell in enumerate(cells)
+    }  # fmt: skip
+    outcomes: list[CellOutcome | None] = [None] * len(cells)
+    for future in as_completed(list(futures), loop=client.loop):
+        i = futures[future]
+        if future.status == "finished":
+            result, error = future.result()
+        else:  # the worker died or the task could not run
+            exc = future.exception()
+            result, error = None, f"{type(exc).__name__}: {exc}"
+        outcomes[i] = CellOutcome(cells[i], result, error)
+        step()
+    return [o for o in outcomes if o is not None]

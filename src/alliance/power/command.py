@@ -8,6 +8,7 @@ siblings (:mod:`alliance.power.outputs`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from typing import Any
 from alliance import __version__
 from alliance.errors import AllianceError, PlanError
 from alliance.models.plan import AnalysisPlan, load_plan
-from alliance.power.cells import DesignCell, cell_seeds, run_cells
+from alliance.power.cells import DesignCell, cell_runner, cell_seeds
 from alliance.power.design import design_models
 from alliance.power.grid import power_grid, sample_sizes
 from alliance.synthetic.batch import Scenario
@@ -136,6 +137,21 @@ def run_power(
 
     ``inputs`` are the files the command reads: no file written beside ``out`` may be one.
     """
+    with contextlib.ExitStack() as stack:
+        run = None
+        if request.design:
+            stage("connecting to workers" if request.workers > 1 or request.scheduler else "design")
+            run = stack.enter_context(cell_runner(request.workers, request.scheduler))
+        return _run_power(request, stage, cell_progress, inputs, run)
+
+
+def _run_power(
+    request: PowerRequest,
+    stage: Callable[[str], None],
+    cell_progress: Callable[[int], Any] | None,
+    inputs: dict[str, Path | None] | None,
+    run: Callable[..., list[Any]] | None,
+) -> PowerReport:
     if request.out is not None:
         from alliance.output.paths import OutputPathError, check_output_file
         from alliance.power.outputs import sibling_names
@@ -197,7 +213,8 @@ def run_power(
         stage(f"design: {len(cells)} cell(s)")
         progress = cell_progress(len(cells)) if cell_progress else _nothing()
         with progress as advance:
-            outcomes = run_cells(cells, request.workers, request.scheduler, advance)
+            assert run is not None
+            outcomes = run(cells, advance)
         rows = []
         for outcome in outcomes:
             if outcome.result is not None:
