@@ -174,9 +174,12 @@ def _run_power(
     level = base_alpha / request.tests
     for size in request.sizes:
         if size < k + 3:
-            raise AllianceError(
-                f"--n {size} leaves no residual degrees of freedom with {k} covariate(s) "
-                f"(need at least {k + 3}). Fix: give a larger --n"
+            import typer  # a usage error (exit 2), as the command line's own checks
+
+            raise typer.BadParameter(
+                f"{size} leaves no residual degrees of freedom with {k} covariate(s) "
+                f"(need at least {k + 3})",
+                param_hint="--n",
             )
     stage("single test")
     grid = power_grid(request.effects, request.sizes, k, level, request.convention,

@@ -144,18 +144,29 @@ def _with_effects(calibration: Calibration, partial_r: dict[str, dict[str, float
     return Calibration.model_validate({**calibration.model_dump(), "partial_r": effects})
 
 
-def _normal_latent(model: TrialModel) -> np.ndarray:
-    """The latent correlation matrix when post is linear: partial r = latent correlation."""
+def _latent(model: TrialModel, partial_r: dict[str, dict[str, float]], skewed: bool) -> np.ndarray:
+    """The latent correlation matrix giving these population partial r (as ``build_model``).
+
+    Skewed errors attenuate the latent correlation by the outcome's factor; with normal
+    errors post is linear in the latent, so the partial r is the latent correlation itself.
+    """
     latent = model.latent_correlation.copy()
     k = len(model.timepoints)
     for j, outcome in enumerate(model.outcomes):
         for i, timepoint in enumerate(model.timepoints):
-            rho = model.calibration.partial_r[outcome.name][timepoint]
+            r = partial_r[outcome.name][timepoint]
+            rho = r / outcome.attenuation if skewed else r
+            if abs(rho) >= 1.0:
+                raise ValueError(
+                    f"partial_r.{outcome.name}.{timepoint} = {r} is out of reach: the most "
+                    f"this outcome's skewed distribution allows is ±{outcome.attenuation:.2f}"
+                )
             latent[i, k + j] = latent[k + j, i] = rho
     if np.linalg.eigvalsh(latent).min() <= 1e-10:
         raise ValueError(
             "the partial correlations, alliance correlations and outcome correlation cannot "
-            "hold together (their correlation matrix is not positive definite)"
+            "hold together (their correlation matrix is not positive definite); make the "
+            "effects smaller or closer to the alliance correlations"
         )
     return latent
 
@@ -174,7 +185,7 @@ def _mar_intercept(rate: float) -> float:
     return float(optimize.brentq(excess, -60.0, 60.0, xtol=1e-14))
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=1)
 def _bundled_calibration() -> Calibration:
     return load_calibration(None)
 
@@ -195,12 +206,18 @@ def _episode_moments(model: TrialModel, j: int) -> tuple[float, float]:
     )
 
 
-def build_batch_model(scenario: Scenario, calibration: Calibration | None = None) -> BatchModel:
-    """The calibrated model with the scenario's effects (ValueError if they cannot be met)."""
-    scenario.check()
-    base = calibration if calibration is not None else _bundled_calibration()
-    model = build_model(_with_effects(base, scenario.partial_r))
-    latent = model.latent_correlation if scenario.errors == "skewed" else _normal_latent(model)
+@dataclass(frozen=True)
+class _Parts:
+    """What does not depend on the effects: calibrated outcome distributions and tables."""
+
+    model: TrialModel
+    tables: _Tables
+    normal_post: tuple[tuple[float, float], ...]
+    crossover_share: float
+
+
+def _parts(calibration: Calibration) -> _Parts:
+    model = build_model(calibration)
     grid = np.linspace(-GRID_LIMIT, GRID_LIMIT, GRID_POINTS)
     u = stats.norm.cdf(grid)
     baseline_tables = []
@@ -215,11 +232,9 @@ def build_batch_model(scenario: Scenario, calibration: Calibration | None = None
         ratio = o.mdma.moments()
         _, second = _episode_moments(model, j)
         normal_post.append((ratio.mean, ratio.sd * math.sqrt(second)))
-    counts = design_counts(base.design)
-    return BatchModel(
+    counts = design_counts(calibration.design)
+    return _Parts(
         model=model,
-        latent_cholesky=np.linalg.cholesky(latent),
-        baseline_cholesky=np.linalg.cholesky(model.baseline_correlation),
         tables=_Tables(
             grid=grid,
             mdma=tuple(o.mdma.quantile(u) for o in model.outcomes),
@@ -228,6 +243,29 @@ def build_batch_model(scenario: Scenario, calibration: Calibration | None = None
         ),
         normal_post=tuple(normal_post),
         crossover_share=counts.crossover / counts.mdma_episodes,
+    )
+
+
+@lru_cache(maxsize=1)
+def _bundled_parts() -> _Parts:
+    return _parts(_bundled_calibration())
+
+
+def build_batch_model(scenario: Scenario, calibration: Calibration | None = None) -> BatchModel:
+    """The calibrated model with the scenario's effects (ValueError if they cannot be met)."""
+    scenario.check()
+    base = calibration if calibration is not None else _bundled_calibration()
+    parts = _bundled_parts() if calibration is None else _parts(base)
+    with_effects = _with_effects(base, scenario.partial_r)
+    latent = _latent(parts.model, with_effects.partial_r, scenario.errors == "skewed")
+    model = TrialModel(with_effects, parts.model.outcomes, latent, parts.model.baseline_correlation)
+    return BatchModel(
+        model=model,
+        latent_cholesky=np.linalg.cholesky(latent),
+        baseline_cholesky=np.linalg.cholesky(model.baseline_correlation),
+        tables=parts.tables,
+        normal_post=parts.normal_post,
+        crossover_share=parts.crossover_share,
         mar_intercept=_mar_intercept(scenario.missing_rate),
         scenario=scenario,
     )
