@@ -169,6 +169,13 @@ def _centre(values: np.ndarray) -> np.ndarray:
     return values - mean
 
 
+def _shift(values: np.ndarray) -> float:
+    """A constant near the values' centre: the mean of the first trial's observed values."""
+    first = values.reshape(-1, values.shape[-1])[0]
+    first = first[~np.isnan(first)]
+    return float(first.mean()) if len(first) else 0.0
+
+
 def alliance_tests(
     y: np.ndarray, baseline: np.ndarray, alliance: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -199,19 +206,30 @@ def plan_tests(
     """
     outcomes = list(dict.fromkeys(m.outcome for m in models))
     timepoints = list(dict.fromkeys(m.timepoint for m in models))
-    left = []
-    for o in outcomes:
-        b, y = _centre(episodes.baseline[o]), _centre(episodes.post[o])
+    trials, n = episodes.post[outcomes[0]].shape
+    # Zero where a score is missing; values shifted by one constant per variable (the first
+    # trial's observed mean), which leaves every regression unchanged and keeps moments small.
+    left = np.zeros((trials, 6 * len(outcomes), n))
+    for i, o in enumerate(outcomes):
+        b, y = episodes.baseline[o], episodes.post[o]
         observed = ~(np.isnan(b) | np.isnan(y))
-        b, y = np.where(observed, b, 0.0), np.where(observed, y, 0.0)
-        left += [observed.astype(float), b, y, b * b, b * y, y * y]
-    right = []
-    for timepoint in timepoints:
-        w = _centre(episodes.alliance[timepoint])
+        part = left[:, 6 * i : 6 * i + 6]
+        part[:, 0] = observed
+        np.subtract(b, _shift(b), out=part[:, 1], where=observed)
+        np.subtract(y, _shift(y), out=part[:, 2], where=observed)
+        np.multiply(part[:, 1], part[:, 1], out=part[:, 3])
+        np.multiply(part[:, 1], part[:, 2], out=part[:, 4])
+        np.multiply(part[:, 2], part[:, 2], out=part[:, 5])
+    right = np.zeros((trials, 3 * len(timepoints), n))
+    for i, timepoint in enumerate(timepoints):
+        w = episodes.alliance[timepoint]
         observed = ~np.isnan(w)
-        w = np.where(observed, w, 0.0)
-        right += [observed.astype(float), w, w * w]
-    moments = np.matmul(np.stack(left, axis=1), np.stack(right, axis=2))  # (trials, 6O, 3T)
+        part = right[:, 3 * i : 3 * i + 3]
+        part[:, 0] = observed
+        np.subtract(w, _shift(w), out=part[:, 1], where=observed)
+        np.multiply(part[:, 1], part[:, 1], out=part[:, 2])
+    # (trials, 6O, n) @ (trials, n, 3T): the transposed operand is still one BLAS product each
+    moments = np.matmul(left, np.swapaxes(right, 1, 2))
     rows = [6 * outcomes.index(m.outcome) for m in models]
     cols = [3 * timepoints.index(m.timepoint) for m in models]
 

@@ -116,6 +116,7 @@ class BatchModel:
 
     model: TrialModel
     latent_cholesky: np.ndarray
+    change_cholesky: np.ndarray  # the outcome changes alone (a placebo phase)
     baseline_cholesky: np.ndarray
     tables: _Tables
     normal_post: tuple[tuple[float, float], ...]  # per outcome: E[ratio], residual SD (normal)
@@ -262,6 +263,9 @@ def build_batch_model(scenario: Scenario, calibration: Calibration | None = None
     return BatchModel(
         model=model,
         latent_cholesky=np.linalg.cholesky(latent),
+        change_cholesky=np.linalg.cholesky(
+            latent[len(model.timepoints) :, len(model.timepoints) :]
+        ),
         baseline_cholesky=np.linalg.cholesky(model.baseline_correlation),
         tables=parts.tables,
         normal_post=parts.normal_post,
@@ -277,16 +281,18 @@ def _lookup(x: np.ndarray, table: np.ndarray) -> np.ndarray:
     Arithmetic indexing on the uniform grid: the same values as ``numpy.interp`` (clamped at the
     ends) without its binary search, several times faster on millions of values.
     """
-    scale = (GRID_POINTS - 1) / (2 * GRID_LIMIT)
-    position = np.clip((x + GRID_LIMIT) * scale, 0.0, GRID_POINTS - 1.0)
-    index = np.minimum(position.astype(np.intp), GRID_POINTS - 2)
-    fraction = position - index
-    low = table[index]
-    return low + fraction * (table[index + 1] - low)
+    position = (x + GRID_LIMIT) * ((GRID_POINTS - 1) / (2 * GRID_LIMIT))
+    np.clip(position, 0.0, GRID_POINTS - 1.0, out=position)
+    index = position.astype(np.intp)
+    position -= index  # the fraction of the way to the next grid point
+    steps = np.append(np.diff(table), 0.0)  # 0 past the last point, which x reaches clamped
+    return np.take(table, index, mode="clip") + position * np.take(steps, index, mode="clip")
 
 
 def _correlated(rng: np.random.Generator, shape: tuple[int, ...], chol: np.ndarray) -> np.ndarray:
-    return rng.standard_normal((*shape, chol.shape[0])) @ chol.T
+    size = chol.shape[0]
+    draws = rng.standard_normal((int(np.prod(shape)), size))
+    return (draws @ chol.T).reshape(*shape, size)  # one matrix product, not one per trial
 
 
 def _whole(values: np.ndarray, low: int, high: int) -> np.ndarray:
@@ -303,7 +309,8 @@ def draw_episodes(rng: np.random.Generator, bm: BatchModel, trials: int, n: int)
     crossovers = math.floor(n * bm.crossover_share + 0.5)
 
     z = _correlated(rng, (trials, n), bm.baseline_cholesky)
-    placebo_latent = _correlated(rng, (trials, crossovers), bm.latent_cholesky)[..., k:]
+    # The placebo phase's alliance plays no part in the episode: only its outcome changes.
+    placebo_latent = _correlated(rng, (trials, crossovers), bm.change_cholesky)
     latent = _correlated(rng, (trials, n), bm.latent_cholesky)
     if sc.therapists > 0 and sc.icc > 0:
         shared = _correlated(rng, (trials, sc.therapists), bm.latent_cholesky)
