@@ -98,3 +98,48 @@ def test_a_scheduler_that_cannot_be_reached_is_a_clear_error(tmp_path):
 def test_effect_zero_still_needs_design():
     result = runner.invoke(app, ["power", "--effect", "0"])
     assert result.exit_code == 2 and "--design" in result.output
+
+
+def test_without_dask_one_worker_still_runs_and_more_is_a_clear_error(tmp_path, monkeypatch):
+    from alliance.power import cells
+
+    monkeypatch.setattr(cells, "dask_available", lambda: False)
+    options = ["power", "--design", "--effect", "0.3", "--n", "30", "--simulations", "50"]
+    assert runner.invoke(app, [*options, "--workers", "1"]).exit_code == 0
+    result = runner.invoke(app, [*options, "--workers", "2"])
+    assert result.exit_code == 1
+    assert "alliance-outcome[dask]" in result.output and "Traceback" not in result.output
+
+
+def test_a_plan_the_generator_cannot_simulate_is_bad_input(tmp_path):
+    plan = tmp_path / "plan.toml"
+    plan.write_text(
+        "covariates = ['age']\n[[outcomes]]\nscore='caps'\n"
+        "[[predictors]]\nscore='wai'\ntimepoints=['s4']\n"
+    )
+    result = runner.invoke(app, ["power", "--design", "--plan", str(plan), "--simulations", "10"])
+    assert result.exit_code == 1
+    assert "covariates age" in result.output and "Traceback" not in result.output
+
+
+def test_a_per_outcome_family_and_the_plans_timepoints(tmp_path):
+    plan = tmp_path / "plan.toml"
+    plan.write_text(
+        "[[outcomes]]\nscore='iesr'\n[[predictors]]\nscore='wai'\ntimepoints=['s4', 's9']\n"
+        "[multiplicity]\nmethod='bonferroni'\n"
+    )
+    out = tmp_path / "power.json"
+    result = runner.invoke(
+        app,
+        ["power", "--design", "--plan", str(plan), "--family", "per_outcome", "--effect", "0.3",
+         "--n", "50", "--simulations", "300", "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    document = json.loads(out.read_text())
+    assert document["design"]["adjust_method"] == "bonferroni"
+    assert document["design"]["family"] == "per_outcome"
+    (cell,) = document["design_power"]
+    assert [(m["outcome"], m["timepoint"]) for m in cell["models"]] == [
+        ("iesr", "s4"),
+        ("iesr", "s9"),
+    ]

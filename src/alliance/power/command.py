@@ -80,9 +80,9 @@ def _design_setup(
     seeds = cell_seeds(request.seed, len(grid))
     cells = []
     for i, ((effect, n), seed) in enumerate(zip(grid, seeds, strict=True)):
-        effects: dict[str, dict[str, float]] = {}
-        for m in models:
-            effects.setdefault(m.outcome, {})[m.timepoint] = effect
+        # Every alliance–outcome pair the generator draws gets the effect, the plan's models
+        # and the others alike (the others' values would otherwise be the calibration's).
+        effects = {o: dict.fromkeys(timepoints, effect) for o in outcomes}
         scenario = Scenario(
             effects,
             request.errors,
