@@ -287,6 +287,19 @@ def chunk_streams(
     return out
 
 
+def batch_decisions(
+    episodes: EpisodeBatch, models: list[DesignModel], method: str, alpha: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(survives correction, significant before it, complete-case n), each (trials, models)."""
+    t, df, count = plan_tests(episodes, models)
+    with np.errstate(invalid="ignore"):
+        p = 2 * stats.t.sf(np.abs(t), np.where(np.isnan(df), 1.0, df))
+    p = np.where(np.isnan(t), np.nan, p)
+    adjusted = adjust_by_families(p, [m.family for m in models], method)
+    with np.errstate(invalid="ignore"):
+        return adjusted < alpha, p < alpha, count
+
+
 def design_cell(
     n: int,
     scenario: Scenario,
@@ -300,7 +313,6 @@ def design_cell(
     if simulations < 1:
         raise ValueError(f"simulations must be 1 or more, not {simulations}")
     bm = batch_model_for(scenario)
-    families = [m.family for m in models]
     survive_counts = np.zeros(len(models))
     significant_counts = np.zeros(len(models))
     complete = np.zeros(len(models))
@@ -310,14 +322,7 @@ def design_cell(
         for start in range(0, size, batch):
             trials = min(batch, size - start)
             episodes = draw_episodes(rng, bm, trials, n)
-            t, df, count = plan_tests(episodes, models)
-            with np.errstate(invalid="ignore"):
-                p = 2 * stats.t.sf(np.abs(t), np.where(np.isnan(df), 1.0, df))
-            p = np.where(np.isnan(t), np.nan, p)
-            adjusted = adjust_by_families(p, families, method)
-            with np.errstate(invalid="ignore"):
-                survives = adjusted < alpha
-                significant = p < alpha
+            survives, significant, count = batch_decisions(episodes, models, method, alpha)
             survive_counts += survives.sum(axis=0)
             significant_counts += significant.sum(axis=0)
             complete += count.sum(axis=0)
