@@ -98,7 +98,7 @@ def print_design(stdout: Console, stderr: Console, report: Any) -> None:
 
 
 def _n(value: int | None) -> str:
-    return str(value) if value is not None else f"none ≤ {MAX_N:,}"
+    return str(value) if value is not None else "—"
 
 
 def print_planning(stdout: Console, report: Any) -> None:
@@ -112,15 +112,15 @@ def print_planning(stdout: Console, report: Any) -> None:
         "Flückiger et al. 2018)",
         markup=False,
     )
-    table = Table("model", "n", "r", "CI bound", "corrected", "benchmark",
-                  "N observed", "N CI bound", "N corrected", "N benchmark")  # fmt: skip
+    columns = ("model", "n", "r", "CI", "corr.", "bench.", "N r", "N CI", "N corr.", "N bench.")
+    table = Table(*columns)
 
     def r(value: float | None) -> str:
         return "—" if value is None else f"{value:.2f}"
 
     for row in rows:
         table.add_row(
-            f"{row['outcome']} ~ {row['predictor']}@{row['timepoint']}",
+            f"{row['outcome']}@{row['timepoint']}",
             str(row["n"]),
             r(row["partial_r"]),
             r(row["ci_lower_bound"]),
@@ -132,3 +132,9 @@ def print_planning(stdout: Console, report: Any) -> None:
             _n(row["n_benchmark"]),
         )
     stdout.print(table)
+    stdout.print(
+        "CI: the 95 % limit nearer 0 (0 when the interval spans 0); —: no N up to "
+        f"{MAX_N:,} reaches the target; corrected = observed when the pilot's test was not "
+        "significant (nothing was selected).",
+        markup=False,
+    )

@@ -83,7 +83,7 @@ def power_curve(document: dict[str, Any], target: float) -> ReportFigure:
         ax.set_ylim(0, 1.02)
         ax.set_xlabel("N (MDMA episodes)")
         ax.set_ylabel("Power")
-        ax.legend(loc="lower right", fontsize=7)
+        ax.legend(loc="best", fontsize=7)
     description = f"Power against sample size per effect; dotted line: target power {target:g}."
     return ReportFigure(
         name="power_curve",
