@@ -143,3 +143,13 @@ def test_a_per_outcome_family_and_the_plans_timepoints(tmp_path):
         ("iesr", "s4"),
         ("iesr", "s9"),
     ]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [["--missing-rate", "0.1"], ["--workers", "2"], ["--therapists", "3", "--icc", "0.1"],
+     ["--errors", "normal"], ["--adjust", "none"]],
+)  # fmt: skip
+def test_design_options_without_design_are_usage_errors(options):
+    result = runner.invoke(app, ["power", *options])
+    assert result.exit_code == 2 and "--design" in result.output

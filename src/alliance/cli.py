@@ -877,7 +877,7 @@ def power(
                 param_hint="--effect",
             )
     problem = usage_problem(design, errors, missing_mechanism, therapists, icc, adjust, family,
-                            simulations, workers, scheduler)  # fmt: skip
+                            simulations, workers, scheduler, missing_rate)  # fmt: skip
     if problem:
         raise typer.BadParameter(problem[1], param_hint=problem[0])
     with _reported_errors(), _progress("power") as progress:

@@ -28,8 +28,24 @@ def usage_problem(
     simulations: int,
     workers: int,
     scheduler: str | None,
+    missing_rate: float = 0.0,
 ) -> tuple[str, str] | None:
     """(option, message) of the first usage error among the --design options, or None."""
+    if not design:
+        given = {
+            "--errors": errors != "skewed",
+            "--missing-rate": missing_rate != 0,
+            "--missing-mechanism": mechanism != "mcar",
+            "--therapists": therapists != 0,
+            "--icc": icc is not None,
+            "--adjust": adjust is not None,
+            "--family": family is not None,
+            "--workers": workers != 1,
+            "--scheduler": scheduler is not None,
+        }
+        for option, used in given.items():
+            if used:
+                return option, f"{option} applies to the whole-plan simulation: add --design"
     if errors not in ERRORS:
         return "--errors", f"{errors!r}: choose one of {', '.join(ERRORS)}"
     if mechanism not in MECHANISMS:
