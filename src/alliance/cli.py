@@ -810,14 +810,94 @@ def power(
     ] = 10_000,
     seed: SeedOpt = 0,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Also write the numbers to this JSON file.")
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Also write the numbers to this JSON file, with the power curve, an HTML page "
+            "and CSV tables beside it (named after it).",
+        ),
+    ] = None,
+    design: Annotated[
+        bool,
+        typer.Option(
+            "--design",
+            help="Whole-plan power: simulate every model of the plan and its correction with "
+            "the calibrated generator at each --n (MDMA episodes); each --effect is the partial "
+            "r of every alliance model (0 allowed: the global null).",
+        ),
+    ] = False,
+    errors: Annotated[
+        str,
+        typer.Option(
+            "--errors", help="--design outcome errors: skewed (the generator's) or normal."
+        ),
+    ] = "skewed",
+    missing_rate: Annotated[
+        float,
+        typer.Option(
+            "--missing-rate",
+            parser=decimal_number(0.0, 0.99),
+            help="--design: share of each score missing, 0 to 0.99.",
+        ),
+    ] = 0.0,
+    missing_mechanism: Annotated[
+        str, typer.Option("--missing-mechanism", help="--design: mcar or mar (severity-dependent).")
+    ] = "mcar",
+    therapists: Annotated[
+        int,
+        typer.Option(
+            "--therapists",
+            parser=whole_number(0, MAX_PARTICIPANTS),
+            help="--design: therapists sharing the episodes (0: no clustering).",
+        ),
+    ] = 0,
+    icc: Annotated[
+        float | None,
+        typer.Option(
+            "--icc",
+            parser=decimal_number(0.0, 0.99),
+            help="--design: therapist ICC of alliance and outcome, in [0, 1).",
+        ),
+    ] = None,
+    adjust: Annotated[
+        str | None,
+        typer.Option(
+            "--adjust",
+            help="--design correction (default: plan): holm, bonferroni, hochberg, bh, by, none.",
+        ),
+    ] = None,
+    family: Annotated[
+        str | None, typer.Option("--family", help="--design correction family: all or per_outcome.")
+    ] = None,
+    from_results: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-results",
+            help="Plan from a pilot's results.json: observed, "
+            "CI-bound, winner's-curse-corrected and benchmark effects and their N.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            parser=whole_number(1, 256),
+            help="--design cells on a local Dask cluster of N processes (1: here).",
+        ),
+    ] = 1,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler", help="--design cells on this Dask scheduler, e.g. tcp://127.0.0.1:8786."
+        ),
     ] = None,
 ) -> None:
     """Power of the alliance test for planning a replication, and the N each effect needs.
 
     Three figures per effect and N: fixed-design power in G*Power's convention (or pwr's), the
     exact random-design power (predictors drawn with each sample; the planning figure) and a
-    Monte Carlo check of it.
+    Monte Carlo check of it. `--design` adds whole-plan power (family-wise and per test) with
+    missing data, skewed errors and therapists; `--from-results` plans from a pilot.
 
     **Examples**
 
@@ -826,13 +906,14 @@ def power(
         alliance power --effect 0.35 --n 22 --n 40 --n 60 --power 0.9
 
         alliance power --tests 6 --convention pwr --out power.json   # the article's 6 models
-    """
-    import json
 
-    from alliance.models.plan import load_plan
+        alliance power --design --effect 0.2 --effect 0.3 --n 100 --n 200 --missing-rate 0.1 --workers 2 --out power.json
+
+        alliance power --from-results results/results.json --out planning.json
+    """
     from alliance.power.analytic import CONVENTIONS
-    from alliance.power.grid import power_grid, sample_sizes
-    from alliance.report.files import write_atomic
+    from alliance.power.command import PowerRequest, run_power
+    from alliance.power.console import cell_bar, print_design, print_planning, usage_problem
 
     if convention not in CONVENTIONS:
         raise typer.BadParameter(
@@ -840,42 +921,33 @@ def power(
         )
     effects = effect or [0.3, 0.4, 0.5]
     for r in effects:
-        if not -1 < r < 1 or r == 0:
+        if not -1 < r < 1 or (r == 0 and not design):
             raise typer.BadParameter(
-                f"{r}: a partial correlation must lie strictly between -1 and 1 and not be 0",
+                f"{r}: a partial correlation must lie strictly between -1 and 1"
+                + ("" if design else " and not be 0 (0 is allowed with --design)"),
                 param_hint="--effect",
             )
+    problem = usage_problem(design, errors, missing_mechanism, therapists, icc, adjust, family,
+                            simulations, workers, scheduler, missing_rate)  # fmt: skip
+    if problem:
+        raise typer.BadParameter(problem[1], param_hint=problem[0])
     with _reported_errors(), _progress("power") as progress:
-        json_path = _check_paths({"--plan": plan}, out)
-        analysis_plan = load_plan(plan)
-        k = covariates if covariates is not None else 1 + len(analysis_plan.covariates)
-        level = (alpha if alpha is not None else analysis_plan.alpha) / tests
-        sizes = n or [22]
-        for size in sizes:
-            if size < k + 3:
-                raise typer.BadParameter(
-                    f"{size} leaves no residual degrees of freedom with {k} covariate(s) "
-                    f"(need at least {k + 3})",
-                    param_hint="--n",
-                )
-        progress("computing")
-        grid = power_grid(effects, sizes, k, level, convention, simulations, seed)
-        needed = sample_sizes(effects, k, level, target, convention)
-        if out is not None:
-            document = {
-                "alliance_version": __version__,
-                "model": f"post ~ {k} covariate(s) incl. baseline + alliance",
-                "alpha": level,
-                "tests": tests,
-                "seed": seed,
-                "power": grid,
-                "sample_size": needed,
-            }
-            text = json.dumps(document, indent=2) + "\n"
-            write_atomic(json_path or out, lambda h: h.write(text.encode("utf-8")))
-    _print_power(grid, needed, k, level, tests, convention, target)
+        inputs = {"--plan": plan, "--from-results": from_results}
+        json_path = _check_paths(inputs, out)
+        request = PowerRequest(
+            effects, n or [22], target, plan, covariates, alpha, tests, convention, simulations,
+            seed, out, json_path, design, errors, missing_rate, missing_mechanism, therapists,
+            icc or 0.0, adjust, family, from_results, workers, scheduler,
+        )  # fmt: skip
+        report = run_power(request, progress, cell_bar(stderr), inputs)
+    _print_power(report.document["power"], report.document["sample_size"], report.k,
+                 report.level, tests, convention, target)  # fmt: skip
+    print_design(stdout, stderr, report)
+    print_planning(stdout, report)
     if out is not None:
         stdout.print(f"numbers: {out}", markup=False)
+    if report.failures:
+        raise typer.Exit(1)
 
 
 def _print_power(
