@@ -28,6 +28,7 @@ from alliance.validation.scored_layout import validate_scored
 
 if TYPE_CHECKING:  # the models stage loads only for analyze: validate and score stay light
     from alliance.models.fit import ModelResult
+    from alliance.models.mixed_sections import MixedResults
     from alliance.models.plan import AnalysisPlan
 
 Progress = Callable[[str], None]
@@ -165,6 +166,8 @@ class Analysis:
     # Alpha and omega of the plan's scores at the plan's timepoints, over the MDMA episodes
     # (item-level input only; a scored file has no items).
     reliability: pd.DataFrame | None = None
+    # The plan's [[longitudinal]] and [[moderation]] models, when it declares any.
+    mixed: MixedResults | None = None
 
 
 def analysed_reliability(
@@ -198,11 +201,17 @@ def analyze(
     ledger = ledger_for(loaded, episodes)
     progress("models")
     reasons = _missing_reasons(loaded, episodes, plan_labels(plan))
-    models = fit_plan(episodes.frame, plan, reasons, seed)
+    models = fit_plan(episodes.frame, plan, reasons, seed) if plan.has_article_models else []
     ledger = ledger.with_models(
         [ModelLedger(m.spec.key, m.data.participant_ids, m.data.excluded) for m in models]
     )
     ledger.check()
     progress("reliability")
     reliability = analysed_reliability(loaded, plan, episodes)
-    return Analysis(loaded, plan, seed, episodes, ledger, models, reliability)
+    mixed = None
+    if plan.longitudinal or plan.moderation:
+        from alliance.models.mixed_sections import fit_mixed_sections
+
+        progress("mixed models")
+        mixed = fit_mixed_sections(loaded.scores, episodes.frame, plan)
+    return Analysis(loaded, plan, seed, episodes, ledger, models, reliability, mixed)

@@ -130,9 +130,62 @@ cases <- list(
   crossover_n22 = case(crossover(18, 8), f_mod)
 )
 
+# End to end: the session-level crossover trial tests/fixtures/r/mixed/sessions.csv (scored
+# layout, written by make_sessions.py there), with the model rows built here from the wide file
+# exactly as the specification defines them, so the Python pipeline's own data construction is
+# checked too.
+sessions <- read.csv("tests/fixtures/r/mixed/sessions.csv", stringsAsFactors = FALSE)
+# MDMA episodes under the first-MDMA rule: randomised phase of the MDMA arm, open-label phase of
+# a placebo participant who crossed over.
+first_mdma <- sessions[(sessions$arm == "mdma" & sessions$phase == "randomized") |
+                       (sessions$arm == "placebo" & sessions$phase == "open_label"), ]
+lagged_rows <- function(ep, outcome, predictor, tps, lag = 1, previous = FALSE) {
+  T <- length(tps)
+  Y <- as.matrix(ep[paste0(outcome, "__", tps)]); W <- as.matrix(ep[paste0(predictor, "__", tps)])
+  wbar <- rowMeans(W[, seq_len(T - lag), drop = FALSE], na.rm = TRUE)
+  rows <- list()
+  for (i in seq_len(nrow(ep))) for (j in (lag + 1):T) {
+    if (is.na(Y[i, j]) || is.na(W[i, j - lag]) || (previous && is.na(Y[i, j - 1]))) next
+    rows[[length(rows) + 1]] <- data.frame(participant = ep$participant_id[i], time = j - 1,
+      y = Y[i, j], wai_within = W[i, j - lag] - wbar[i], wbar = wbar[i], previous = Y[i, j - 1])
+  }
+  d <- do.call(rbind, rows)
+  per <- d[!duplicated(d$participant), ]
+  d$wai_between <- d$wbar - mean(per$wbar)
+  d$wbar <- NULL
+  names(d)[names(d) == "previous"] <- paste0(outcome, "_previous")
+  d
+}
+tps <- paste0("s", 1:6)
+session_fit <- function(d, formula) list(formula = deparse(formula), tight = fit_one(formula, d, tight))
+all_phases <- sessions
+ol <- all_phases$phase == "open_label"
+rand_post <- setNames(sessions$caps__post[sessions$phase == "randomized"],
+                      sessions$participant_id[sessions$phase == "randomized"])
+borrow <- ol & is.na(all_phases$caps__baseline)
+all_phases$caps__baseline[borrow] <- rand_post[all_phases$participant_id[borrow]]
+moderation_rows <- function(tp) {
+  d <- data.frame(participant = all_phases$participant_id, post = all_phases$caps__post,
+                  baseline = all_phases$caps__baseline,
+                  wai = all_phases[[paste0("wai__", tp)]],
+                  mdma = as.numeric(all_phases$phase == "open_label" | all_phases$arm == "mdma"))
+  d <- d[complete.cases(d), ]
+  d$wai <- d$wai - mean(d$wai)
+  d
+}
+f_prev_iesr <- y ~ time + wai_within + wai_between + iesr_previous + (1 | participant)
+pipeline <- list(
+  longitudinal_lag1 = session_fit(lagged_rows(first_mdma, "iesr", "wai", tps), f_lag),
+  longitudinal_previous = session_fit(lagged_rows(first_mdma, "iesr", "wai", tps, previous = TRUE),
+                                      f_prev_iesr),
+  longitudinal_lag2 = session_fit(lagged_rows(first_mdma, "iesr", "wai", tps, lag = 2), f_lag),
+  moderation_s3 = session_fit(moderation_rows("s3"), f_mod),
+  moderation_s4 = session_fit(moderation_rows("s4"), f_mod)
+)
+
 out <- list(about = list(generated_by = "tests/r/mixed_reference.R", r_version = R.version.string,
                          lme4 = as.character(packageVersion("lme4")),
                          lmerTest = as.character(packageVersion("lmerTest"))),
-            cases = cases)
+            cases = cases, pipeline = pipeline)
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE, na = "null"),
            "tests/fixtures/r/mixed/lmer_reference.json")
