@@ -87,7 +87,7 @@ def moderation_data(scores: pd.DataFrame, spec: ModerationSpec, timepoint: str) 
         for name, column in (("post", post_col), ("baseline", base_col), ("alliance", pred_col))
     }
     excluded = {
-        f"{frame.at[i, 'participant_id']}/{frame.at[i, 'phase']}": "; ".join(
+        str(frame.at[i, "participant_id"]) + "/" + str(frame.at[i, "phase"]): "; ".join(
             text for text, mask in missing.items() if mask.at[i]
         )
         for i in frame.index[~complete]
