@@ -188,7 +188,7 @@ def _optimise_theta(deviance: Callable[[float], float], grid: np.ndarray = _GRID
     )
     best = float(found.x)
     # Brent never evaluates a bound: keep θ = 0 when the boundary is at least as good.
-    if deviance(0.0) <= deviance(best):
+    if deviance(0.0) <= deviance(best) + 1e-9:
         return 0.0
     return best
 

@@ -37,6 +37,11 @@ class ModerationData:
     def key(self) -> str:
         return self.spec.key(self.timepoint)
 
+    @property
+    def n_repeated(self) -> int:
+        """Participants with two episodes in the model (crossover participants)."""
+        return int((self.rows.groupby("participant_id").size() > 1).sum())
+
 
 @dataclass(frozen=True)
 class ModerationResult:

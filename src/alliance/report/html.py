@@ -43,6 +43,7 @@ from alliance.report.figures import (
 from alliance.report.files import write_atomic, write_text
 from alliance.report.flow import describe_flow, flow_counts, flow_figure, flow_svg
 from alliance.report.influence import influence_figure
+from alliance.report.mixed_models import mixed_section_html
 from alliance.report.results_json import software_versions
 from alliance.safe_text import xml_text
 
@@ -302,6 +303,9 @@ def _model_name(spec: Any) -> str:
     return apa.model_label(spec)
 
 
+_ARTICLE_ONLY = tuple(f'<section id="{k}">' for k in ("summary", "models", "details"))
+
+
 def _section(key: str, title: str, content: str) -> str:
     return f'<section id="{key}"><h2>{escape(title)}</h2>{content}</section>'
 
@@ -377,6 +381,10 @@ def build_report(
             "details", "Model details", tables_for("coefficients", "diagnostics", "influence")
         ),
     ]
+    if mixed := mixed_section_html(analysis, tables_for):
+        sections.insert(-2, _section("mixed-models", "Mixed models", mixed))
+    if not analysis.models:  # a plan of mixed-model sections only: no article models to report
+        sections = [s for s in sections if not s.startswith(_ARTICLE_ONLY)]
     if analysis.loaded.warnings:
         # First, so nobody reads the results without seeing what the input left unread.
         sections.insert(0, _section("warnings", "Input warnings", _warnings(analysis)))

@@ -19,6 +19,7 @@ from alliance.models.fit import ModelResult
 from alliance.models.plan import InferenceSpec
 from alliance.pipeline import Analysis
 from alliance.report import apa
+from alliance.report.mixed_models import mixed_records
 
 SCHEMA_VERSION = "1"
 
@@ -201,5 +202,6 @@ def results_document(analysis: Analysis) -> dict[str, Any]:
             )
             for k, m in enumerate(analysis.models)
         ],
+        **mixed_records(analysis),
     }
     return clean(document)
