@@ -9,7 +9,7 @@ participants in the model, and ``<y>_previous`` = y at t_{j−1}. The model is
 ``y ~ time + w_within + w_between [+ y_previous] + (1 | participant)`` by REML, as
 ``lmerTest::lmer``. Separating the two slopes is what lets the within-person slope answer "does a
 session with better alliance than the person's usual lead to fewer symptoms next session?"
-(Falkenström, Finkel, Sandell, Rubel & Holmqvist 2017, *J Consult Clin Psychol* 85(3), 218–231).
+(Falkenström, Finkel, Sandell, Rubel & Holmqvist 2017, *J Consult Clin Psychol* 85(6), 537–549).
 
 A participant with a single usable row stays in the model (as in lmer: they inform the between
 slope and the intercept); one with none is excluded with the reason.

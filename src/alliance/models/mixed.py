@@ -124,7 +124,7 @@ def _solve(y: np.ndarray, X: np.ndarray, s: _Sums, theta: float) -> _AtTheta:
     M = s.XtX - s.S.T @ (w[:, None] * s.S)
     chol = np.linalg.cholesky(M)
     rhs = s.Xty - s.S.T @ (w * s.t)
-    beta = scipy.linalg.cho_solve((chol, True), rhs)
+    beta = scipy.linalg.cho_solve((chol, True), rhs, check_finite=False)
     resid = y - X @ beta  # residuals formed row by row: no cancellation in r²
     E = np.bincount(s.codes, weights=resid, minlength=len(s.n))
     r2 = float(resid @ resid - np.sum(w * E**2))
@@ -156,7 +156,7 @@ def _gradient(y: np.ndarray, X: np.ndarray, s: _Sums, dof: int) -> Callable[[flo
         at = _solve(y, X, s, theta)
         w1 = 2.0 * theta / (1.0 + s.n * theta**2) ** 2
         dM = -(s.S.T @ (w1[:, None] * s.S))
-        trace = float(np.trace(scipy.linalg.cho_solve((at.chol, True), dM)))
+        trace = float(np.trace(scipy.linalg.cho_solve((at.chol, True), dM, check_finite=False)))
         r2_1 = -float(np.sum(w1 * at.E**2))
         return (
             float(np.sum(2.0 * s.n * theta / (1.0 + s.n * theta**2))) + trace + dof * r2_1 / at.r2
@@ -176,13 +176,51 @@ def _polish(gradient: Callable[[float], float], theta: float) -> float:
     return theta
 
 
-def _optimise_theta(deviance: Callable[[float], float], grid: np.ndarray = _GRID) -> float:
-    values = np.array([deviance(float(g)) for g in grid])
+def _grid_deviance(s: _Sums, yty: float, dof: int, grid: np.ndarray) -> np.ndarray:
+    """The profiled criterion at every grid θ at once, from the per-participant sums only.
+
+    Σe² is formed as y'y − 2β'X'y + β'X'Xβ here, which loses digits when the fit is close; the
+    grid only has to find the basin of the optimum, which is then located on exact residuals.
+    """
+    w = grid[:, None] ** 2 / (1.0 + s.n[None, :] * grid[:, None] ** 2)  # (K, G)
+    M = s.XtX[None] - np.einsum("kg,gi,gj->kij", w, s.S, s.S)
+    rhs = s.Xty[None] - np.einsum("kg,gi,g->ki", w, s.S, s.t)
+    values = np.full(len(grid), np.inf)
+    try:
+        chol = np.linalg.cholesky(M)
+    except np.linalg.LinAlgError:
+        return values
+    beta = np.linalg.solve(M, rhs[..., None])[..., 0]
+    E = s.t[None, :] - beta @ s.S.T  # (K, G)
+    ee = yty - 2.0 * np.einsum("ki,i->k", beta, s.Xty) + np.einsum("ki,ij,kj->k", beta, s.XtX, beta)
+    r2 = ee - np.sum(w * E**2, axis=1)
+    logdet_m = 2.0 * np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)
+    logdet_h = np.sum(np.log1p(s.n[None, :] * grid[:, None] ** 2), axis=1)
+    ok = r2 > 0
+    values[ok] = logdet_h[ok] + logdet_m[ok] + dof * (1.0 + np.log(2.0 * np.pi * r2[ok] / dof))
+    return values
+
+
+def _optimise_theta(
+    deviance: Callable[[float], float],
+    gradient: Callable[[float], float],
+    grid_values: np.ndarray,
+    grid: np.ndarray = _GRID,
+) -> float:
+    """θ̂ ≥ 0: the best grid cell, then the root of the gradient inside it (or Brent on the
+    criterion when the cell holds no sign change, e.g. at the θ = 0 boundary)."""
+    values = (
+        grid_values if np.isfinite(grid_values).any() else np.array([deviance(g) for g in grid])
+    )
     if not np.isfinite(values).any():
         raise np.linalg.LinAlgError("the REML criterion is not finite for any θ")
     k = int(np.nanargmin(values))
     lo = float(grid[max(k - 1, 0)])
     hi = float(grid[min(k + 1, len(grid) - 1)])
+    if lo > 0.0:
+        g_lo, g_hi = gradient(lo), gradient(hi)
+        if np.isfinite(g_lo) and np.isfinite(g_hi) and g_lo < 0.0 < g_hi:
+            return float(optimize.brentq(gradient, lo, hi, xtol=1e-15 * lo, rtol=1e-15))
     found = optimize.minimize_scalar(
         deviance, bounds=(lo, hi), method="bounded", options={"xatol": _XATOL * max(1.0, hi)}
     )
@@ -190,7 +228,7 @@ def _optimise_theta(deviance: Callable[[float], float], grid: np.ndarray = _GRID
     # Brent never evaluates a bound: keep θ = 0 when the boundary is at least as good.
     if deviance(0.0) <= deviance(best) + 1e-9:
         return 0.0
-    return best
+    return _polish(gradient, best)
 
 
 def _hessian_and_jacobian(
@@ -280,9 +318,8 @@ def fit_random_intercept(
     dof = n - p
     s = _sums(y, X, codes, groups)
     try:
-        theta = _optimise_theta(_criterion(y, X, s, dof))
-        if theta > 0.0:
-            theta = _polish(_gradient(y, X, s, dof), theta)
+        grid_values = _grid_deviance(s, float(y @ y), dof, _GRID)
+        theta = _optimise_theta(_criterion(y, X, s, dof), _gradient(y, X, s, dof), grid_values)
         at = _solve(y, X, s, theta)
     except (np.linalg.LinAlgError, ValueError) as exc:
         raise AnalysisError(model, f"the REML fit failed ({exc})") from None
