@@ -43,6 +43,7 @@ from alliance.report.figures import (
 from alliance.report.files import write_atomic, write_text
 from alliance.report.flow import describe_flow, flow_counts, flow_figure, flow_svg
 from alliance.report.influence import influence_figure
+from alliance.report.mixed_figures import mixed_figures
 from alliance.report.mixed_models import mixed_section_html
 from alliance.report.results_json import software_versions
 from alliance.safe_text import xml_text
@@ -227,6 +228,7 @@ def report_figures(
     ]
     if analysis.models:
         figures.append(forest_figure(analysis.models))
+    figures.extend(mixed_figures(analysis, ranges, show_ids))
     figures.extend(added_variable_figure(m, show_ids) for m in analysis.models)
     figures.extend(residual_figure(m, show_ids, ranges) for m in analysis.models)
     figures.extend(
