@@ -452,7 +452,7 @@ def analyze(
     from alliance.models.plan import ADJUST_METHODS, FAMILIES, load_plan
     from alliance.pipeline import analyze as run_analysis
     from alliance.pipeline import load_data
-    from alliance.report.console import model_line
+    from alliance.report.console import mixed_lines, model_line
     from alliance.report.outputs import write_outputs
 
     if adjust is not None and adjust.lower() not in ADJUST_METHODS:
@@ -493,6 +493,8 @@ def analyze(
     _print_ledger_summary(loaded, analysis.ledger)
     for model in analysis.models:
         stdout.print(model_line(model, analysis_plan.multiplicity.method), markup=False)
+    for line in mixed_lines(analysis.mixed):
+        stdout.print(terminal_text(line), markup=False)
     stdout.print(terminal_text(f"results: {Path(written).resolve()}"), markup=False)
     stdout.print(terminal_text(f"report: {(Path(out) / 'report.html').resolve()}"), markup=False)
 
