@@ -211,7 +211,8 @@ def test_participant_with_one_observation_stays_and_is_counted(tmp_path):
 
 
 def test_item_level_file_runs_the_sections(tmp_path):
-    """Session-level WAI items scored by alliance feed the lagged model like a scored file."""
+    """Session-level WAI and PCL-5 items, scored by alliance, feed the lagged model as a scored
+    file would."""
     from tests.conftest import small_trial
 
     items = small_trial()
@@ -223,17 +224,20 @@ def test_item_level_file_runs_the_sections(tmp_path):
         session["value"] = np.clip(session["value"] + rng.integers(-1, 2, len(session)), 1, 7)
         copies.append(session)
     iesr = items.loc[(items["instrument"] == "IESR") & (items["timepoint"] == "post")]
+    pcl5 = iesr.loc[iesr["item"].astype(int) <= 20].assign(instrument="PCL5")
     for k in range(5, 9):
-        session = iesr.assign(timepoint=f"s{k}")
+        session = pcl5.assign(timepoint=f"s{k}")
         session["value"] = np.clip(session["value"] + rng.integers(-1, 2, len(session)), 0, 4)
         copies.append(session)
     path = tmp_path / "items.csv"
     pd.concat([items, *copies]).to_csv(path, index=False)
-    plan = LONGITUDINAL.replace(SIX, '["s5", "s6", "s7", "s8"]')
+    plan = LONGITUDINAL.replace(SIX, '["s5", "s6", "s7", "s8"]').replace('"iesr"', '"pcl5"')
     result, out = run(tmp_path, plan, path)
     assert result.exit_code == 0, result.output
     (lm,) = json.loads((out / "results.json").read_text())["longitudinal_models"]
     assert lm["n_observations"] == 3 * lm["n_participants"]
+    assert [t["name"] for t in lm["terms"]][2:] == ["wai_within", "wai_between"]
+    assert lm["outcome"] == "pcl5"
 
 
 # --------------------------------------------------------------------------- model rows
