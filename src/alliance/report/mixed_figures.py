@@ -8,7 +8,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.ticker import MaxNLocator
 
 from alliance.instruments.labels import score_label
 from alliance.models.longitudinal import LongitudinalResult
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
 
 def slopes_figure(results: list[LongitudinalResult]) -> ReportFigure:
     """b with 95 % CI of the within- and between-person alliance slopes of every model."""
+    from matplotlib.ticker import MaxNLocator  # matplotlib loads only when figures are drawn
     rows = []
     for r in results:
         terms = r.fit.terms().set_index("name")
