@@ -345,3 +345,41 @@ def test_interaction_test_keeps_its_level_with_more_crossovers():
     reps = 800
     rate = _null_rate(np.random.default_rng(3030), 30, 30, reps)
     assert abs(rate - 0.05) < 3 * np.sqrt(0.05 * 0.95 / reps), rate
+
+
+# --------------------------------------------------------------------------- therapist effects
+
+
+def _with_therapists(tmp_path: Path, n_therapists: int) -> Path:
+    frame = pd.read_csv(SESSIONS)
+    ids = sorted(frame["participant_id"].unique())
+    therapist = {pid: f"T{i % n_therapists}" for i, pid in enumerate(ids)}
+    frame["therapist_id"] = frame["participant_id"].map(therapist)
+    shift = frame["therapist_id"].str[1:].astype(int) * 6.0  # a strong therapist effect
+    for k in range(1, 7):
+        frame[f"iesr__s{k}"] = (frame[f"iesr__s{k}"] + shift).clip(0, 88)
+    crossover = frame.index[frame["phase"] == "open_label"][-1]
+    frame.loc[crossover, "therapist_id"] = "T_other"  # a new therapist after crossing over
+    path = tmp_path / "therapists.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_therapist_icc_with_enough_therapists(tmp_path):
+    result, out = run(tmp_path, LONGITUDINAL, _with_therapists(tmp_path, 8))
+    assert result.exit_code == 0, result.output
+    effects = json.loads((out / "results.json").read_text())["therapist_effects"]
+    (entry,) = effects.values()
+    assert entry["n_therapists"] == 8 and entry["therapist_random_effect"] is False
+    assert entry["outcome_icc"] > 0.3
+    assert not any("fewer than 5" in w for w in entry["warnings"])
+    assert any("more than one therapist_id" in w for w in entry["warnings"])
+
+
+def test_no_therapist_id_no_therapist_effects(tmp_path):
+    frame = pd.read_csv(SESSIONS).drop(columns="therapist_id")
+    path = tmp_path / "no_therapists.csv"
+    frame.to_csv(path, index=False)
+    result, out = run(tmp_path, LONGITUDINAL, path)
+    assert result.exit_code == 0, result.output
+    assert "therapist_effects" not in json.loads((out / "results.json").read_text())

@@ -51,10 +51,14 @@ def therapist_of(scores: pd.DataFrame) -> pd.Series | None:
     if given.empty:
         return None
     first = given.drop_duplicates("participant_id", keep="first")
-    return pd.Series(
+    series = pd.Series(
         first["therapist_id"].astype(str).to_numpy(),
         index=first["participant_id"].astype(str).to_numpy(),
     )
+    # A crossover participant may change therapist between phases: counted with the first.
+    several = given.groupby(given["participant_id"].astype(str))["therapist_id"].nunique()
+    series.attrs["several"] = int((several > 1).sum())
+    return series
 
 
 def few_therapists_warning(n: int) -> str:
@@ -91,6 +95,11 @@ def therapist_icc(
     means, therapist = means.loc[present], therapist.loc[present]
     n = int(therapist.nunique())
     notes = []
+    if several := therapists.attrs.get("several", 0):
+        notes.append(
+            f"{several} participant(s) have more than one therapist_id; each is counted with "
+            "the first one given"
+        )
     if n < MIN_THERAPISTS:
         notes.append(few_therapists_warning(n))
     results = []

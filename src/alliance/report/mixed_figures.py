@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 def slopes_figure(results: list[LongitudinalResult]) -> ReportFigure:
     """b with 95 % CI of the within- and between-person alliance slopes of every model."""
     from matplotlib.ticker import MaxNLocator  # matplotlib loads only when figures are drawn
+
     rows = []
     for r in results:
         terms = r.fit.terms().set_index("name")
