@@ -9,8 +9,11 @@ column sums of participant i's rows), and the REML criterion profiled over σ is
     d(θ) = Σ log(1 + nᵢθ²) + log|M(θ)| + (n − p)(1 + log(2π r²(θ) / (n − p))),
 
 r²(θ) = (y − Xβ̂)'H⁻¹(y − Xβ̂) (Bates et al. 2015, eq. 42 with REML's |R_X|² term). θ ≥ 0 is
-found by a grid over six decades and a bounded Brent search; θ = 0 is a boundary optimum (a
-singular fit) whenever no interior point does better, exactly as lme4's bounded optimiser.
+found on a grid over seven decades (all grid points at once, from the per-participant sums), then
+as the root of the criterion's analytic gradient in the best cell: near the optimum the criterion
+is flat to rounding, its gradient is not, so θ̂ is found to ~1e-15 rather than ~1e-8. θ = 0 is a
+boundary optimum (a singular fit) whenever no interior point does better, as with lme4's bounded
+optimiser.
 
 Degrees of freedom, t, p and confidence intervals follow lmerTest's Satterthwaite method
 (:mod:`alliance.inference.satterthwaite`), which needs the Hessian of the (unprofiled) REML
