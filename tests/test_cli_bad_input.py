@@ -39,7 +39,7 @@ def _two_arms(frame):
 
 ITEM_CASES = {
     "missing column": (lambda f: f.drop(columns=["instrument"]), ["instrument"]),
-    "unknown instrument": (lambda f: _set(f, 3, "instrument", "PCL5"), ["PCL5", "instrument"]),
+    "unknown instrument": (lambda f: _set(f, 3, "instrument", "PHQ9"), ["PHQ9", "instrument"]),
     "item not in instrument": (lambda f: _set(f, 3, "item", "40f"), ["40f", "item"]),
     "value out of range": (lambda f: _set(f, 40, "value", 9), ["value", "9"]),
     "non-numeric value": (lambda f: _set(f, 40, "value", "three"), ["value", "three"]),
@@ -81,11 +81,11 @@ def test_bad_item_file_exits_1_naming_the_problem(tmp_path, case):
 def test_problems_are_all_reported_in_one_pass(tmp_path):
     frame = small_trial().astype({"value": "object"})
     frame.loc[10, "value"] = 99
-    frame.loc[20, "instrument"] = "PCL5"
+    frame.loc[20, "instrument"] = "PHQ9"
     frame.loc[30, "phase"] = "washout"
     path = tmp_path / "trial.csv"
     frame.to_csv(path, index=False)
-    output = assert_clear_failure(run_validate(path), ["99", "PCL5", "washout"])
+    output = assert_clear_failure(run_validate(path), ["99", "PHQ9", "washout"])
     assert "row 12" in output  # frame row 10 is file row 12: header is row 1
 
 

@@ -182,9 +182,9 @@ def test_unknown_arm(tmp_path):
 
 def test_unknown_instrument(tmp_path):
     frame = trial()
-    frame.loc[3, "instrument"] = "PCL5"
+    frame.loc[3, "instrument"] = "PHQ9"
     problem = single(fails(frame, tmp_path), "instrument")
-    assert (problem.row, problem.value) == (5, "PCL5")
+    assert (problem.row, problem.value) == (5, "PHQ9")
     assert "WAI" in problem.what
 
 
@@ -301,7 +301,7 @@ def test_spss_value_labels_of_responses_are_read_back(tmp_path):
 def test_every_problem_is_reported_in_one_pass(tmp_path):
     frame = trial()
     frame.loc[10, "value"] = 99
-    frame.loc[20, "instrument"] = "PCL5"
+    frame.loc[20, "instrument"] = "PHQ9"
     frame.loc[30, "phase"] = "washout"
     frame.loc[40, "value"] = "three"
     frame.loc[50, "participant_id"] = None

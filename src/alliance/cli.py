@@ -490,7 +490,7 @@ def analyze(
     from alliance.models.small_sample import small_sample_warnings
     from alliance.pipeline import analyze as run_analysis
     from alliance.pipeline import load_data
-    from alliance.report.console import model_line
+    from alliance.report.console import mixed_lines, model_line
     from alliance.report.outputs import write_outputs
     from alliance.validation.plan_data import check_plan_data
 
@@ -544,6 +544,8 @@ def analyze(
         stdout.print(terminal_text(line), markup=False)
     for warning in small_sample_warnings(analysis.models):
         stderr.print(f"warning: {terminal_text(warning)}", markup=False)
+    for line in mixed_lines(analysis.mixed):
+        stdout.print(terminal_text(line), markup=False)
     stdout.print(terminal_text(f"results: {Path(written).resolve()}"), markup=False)
     stdout.print(terminal_text(f"report: {(Path(out) / 'report.html').resolve()}"), markup=False)
 

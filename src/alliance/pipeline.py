@@ -29,6 +29,7 @@ from alliance.validation.scored_layout import validate_scored
 if TYPE_CHECKING:  # the models stage loads only for analyze: validate and score stay light
     from alliance.missing.analysis import MultipleImputation
     from alliance.models.fit import ModelResult
+    from alliance.models.mixed_sections import MixedResults
     from alliance.models.plan import AnalysisPlan
 
 Progress = Callable[[str], None]
@@ -180,6 +181,8 @@ class Analysis:
     # Pooled models, imputation traces and the sensitivity analysis when the plan asks for
     # multiple imputation (None for complete cases).
     missing: MultipleImputation | None = None
+    # The plan's [[longitudinal]] and [[moderation]] models, when it declares any.
+    mixed: MixedResults | None = None
 
 
 def analysed_reliability(
@@ -223,11 +226,17 @@ def analyze(
         missing = multiple_imputation(episodes.frame, plan, seed, workers)
     progress("models")
     reasons = _missing_reasons(loaded, episodes, plan_labels(plan))
-    models = fit_plan(episodes.frame, plan, reasons, seed)
+    models = fit_plan(episodes.frame, plan, reasons, seed) if plan.has_article_models else []
     ledger = ledger.with_models(
         [ModelLedger(m.spec.key, m.data.participant_ids, m.data.excluded) for m in models]
     )
     ledger.check()
     progress("reliability")
     reliability = analysed_reliability(loaded, plan, episodes)
-    return Analysis(loaded, plan, seed, episodes, ledger, models, reliability, missing)
+    mixed = None
+    if plan.longitudinal or plan.moderation:
+        from alliance.models.mixed_sections import fit_mixed_sections
+
+        progress("mixed models")
+        mixed = fit_mixed_sections(loaded.scores, episodes.frame, plan)
+    return Analysis(loaded, plan, seed, episodes, ledger, models, reliability, missing, mixed)

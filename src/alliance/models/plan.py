@@ -25,6 +25,12 @@ from alliance.limits import (
     MAX_RESAMPLES,
     MIN_ALPHA,
 )
+from alliance.models.mixed_plan import (
+    LongitudinalSpec,
+    ModerationSpec,
+    section_data_problems,
+    section_problems,
+)
 
 AdjustMethod = Literal["holm", "bonferroni", "hochberg", "bh", "by", "none"]
 Family = Literal["all", "per_outcome"]
@@ -99,10 +105,17 @@ class AnalysisPlan(_Strict):
     imputations: int = Field(default=50, ge=2, le=MAX_IMPUTATIONS, strict=True)
     iterations: int = Field(default=10, ge=1, le=MAX_ITERATIONS, strict=True)
     covariates: tuple[str, ...] = ()
-    outcomes: tuple[OutcomeSpec, ...] = Field(min_length=1)
-    predictors: tuple[PredictorSpec, ...] = Field(min_length=1)
+    # The article's models: empty in a plan that holds only mixed-model sections.
+    outcomes: tuple[OutcomeSpec, ...] = ()
+    predictors: tuple[PredictorSpec, ...] = ()
     multiplicity: MultiplicitySpec = MultiplicitySpec()
     inference: InferenceSpec = InferenceSpec()
+    longitudinal: tuple[LongitudinalSpec, ...] = ()
+    moderation: tuple[ModerationSpec, ...] = ()
+
+    @property
+    def has_article_models(self) -> bool:
+        return bool(self.outcomes and self.predictors)
 
     @field_validator("covariates")
     @classmethod
@@ -229,7 +242,7 @@ def model_problems(plan: AnalysisPlan) -> list[str]:
       covariate that is a model's outcome, baseline or predictor puts one variable on both sides
       of a model, or twice on one side.
     """
-    messages = []
+    messages = _section_presence(plan) + section_problems(plan.longitudinal, plan.moderation)
     again = "would fit the same models more than once and count them as separate tests"
     for score, at in _repeated([o.score for o in plan.outcomes]).items():
         messages.append(
@@ -301,6 +314,21 @@ def model_problems(plan: AnalysisPlan) -> list[str]:
     return messages
 
 
+def _section_presence(plan: AnalysisPlan) -> list[str]:
+    """Outcomes and predictors come together, and a plan declares at least one model."""
+    fix = f"Fix: add it ({_EXAMPLE})"
+    if plan.outcomes and not plan.predictors:
+        return [f"predictors: required when outcomes are given, but the plan has none. {fix}"]
+    if plan.predictors and not plan.outcomes:
+        return [f"outcomes: required when predictors are given, but the plan has none. {fix}"]
+    if not (plan.outcomes or plan.longitudinal or plan.moderation):
+        return [
+            "outcomes: required, but the plan declares no model (no [[outcomes]] with "
+            f"[[predictors]], no [[longitudinal]], no [[moderation]]). {fix}"
+        ]
+    return []
+
+
 def _validate(data: dict[str, Any], source: str) -> AnalysisPlan:
     plan = _validate_entries(data, source)
     if problems := model_problems(plan):
@@ -346,6 +374,7 @@ def check_plan_against_data(
                 f"{role} score '{score}' is not a known score. "
                 f"Fix: use one of {', '.join(sorted(known_scores))}"
             )
+    messages += section_data_problems(plan.longitudinal, plan.moderation, columns, known_scores)
     if messages:
         raise PlanError(source, messages)
     for model in plan.model_specs():

@@ -43,6 +43,7 @@ from alliance.report.apa import (
     stat_head,
 )
 from alliance.report.influence import influence_table
+from alliance.report.mixed_models import mixed_apa_tables
 from alliance.report.tables import descriptives_table
 
 if TYPE_CHECKING:
@@ -518,6 +519,7 @@ def report_tables(analysis: Analysis, show_ids: bool = False) -> list[ApaTable]:
         coefficients_table(models) if models else None,
         diagnostics_table(models, show_ids),
         influence_table(models),
+        *mixed_apa_tables(analysis),
     ]
     from alliance.missing.report import missing_tables  # multiple imputation, when run
 

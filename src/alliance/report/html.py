@@ -44,6 +44,8 @@ from alliance.report.figures import (
 from alliance.report.files import write_atomic, write_text
 from alliance.report.flow import describe_flow, flow_counts, flow_figure, flow_svg
 from alliance.report.influence import influence_figure
+from alliance.report.mixed_figures import mixed_figures
+from alliance.report.mixed_models import mixed_section_html
 from alliance.report.results_json import software_versions
 from alliance.safe_text import xml_text
 
@@ -231,6 +233,7 @@ def report_figures(
         from alliance.meta.benchmark import benchmark_figure  # the trial beside the literature
 
         figures.extend(f for f in [benchmark_figure(analysis.models)] if f is not None)
+    figures.extend(mixed_figures(analysis, ranges, show_ids))
     figures.extend(added_variable_figure(m, show_ids) for m in analysis.models)
     figures.extend(residual_figure(m, show_ids, ranges) for m in analysis.models)
     figures.extend(
@@ -314,6 +317,9 @@ def _model_name(spec: Any) -> str:
     return apa.model_label(spec)
 
 
+_ARTICLE_ONLY = tuple(f'<section id="{k}">' for k in ("summary", "models", "details"))
+
+
 def _section(key: str, title: str, content: str) -> str:
     return f'<section id="{key}"><h2>{escape(title)}</h2>{content}</section>'
 
@@ -389,6 +395,10 @@ def build_report(
             "details", "Model details", tables_for("coefficients", "diagnostics", "influence")
         ),
     ]
+    if mixed := mixed_section_html(analysis, tables_for):
+        sections.insert(-2, _section("mixed-models", "Mixed models", mixed))
+    if not analysis.models:  # a plan of mixed-model sections only: no article models to report
+        sections = [s for s in sections if not s.startswith(_ARTICLE_ONLY)]
     if analysis.missing is not None:  # multiple imputation: pooled models beside complete cases
         from alliance.missing.report import missing_section_text
 

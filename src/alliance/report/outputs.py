@@ -13,6 +13,7 @@ from alliance.output.transaction import output_transaction
 from alliance.pipeline import Analysis
 from alliance.report.files import write_csv, write_json
 from alliance.report.html import write_report
+from alliance.report.mixed_models import mixed_terms_table
 from alliance.report.results_json import results_document
 from alliance.report.tables import alliance_table, descriptives_table, terms_table
 
@@ -36,6 +37,8 @@ def write_output_files(
     write_csv(tables / "model_terms.csv", terms_table(analysis.models))
     write_csv(tables / "alliance_effects.csv", alliance_table(analysis.models))
     write_csv(tables / "descriptives.csv", descriptives_table(analysis.episodes.frame))
+    if analysis.mixed:
+        write_csv(tables / "mixed_terms.csv", mixed_terms_table(analysis))
     if analysis.reliability is not None:
         write_csv(tables / "reliability.csv", analysis.reliability)
     path = write_json(folder / "results.json", document)

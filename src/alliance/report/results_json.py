@@ -20,6 +20,7 @@ from alliance.models.plan import InferenceSpec
 from alliance.models.small_sample import model_reasons, small_sample_warnings
 from alliance.pipeline import Analysis
 from alliance.report import apa
+from alliance.report.mixed_models import mixed_records
 
 SCHEMA_VERSION = "1"
 
@@ -205,6 +206,7 @@ def results_document(analysis: Analysis) -> dict[str, Any]:
             )
             for k, m in enumerate(analysis.models)
         ],
+        **mixed_records(analysis),
     }
     from alliance.missing.results import with_missing_data  # pooled models under MI
 
