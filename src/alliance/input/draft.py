@@ -42,7 +42,8 @@ PREFIXES: dict[str, tuple[str, ...]] = {
     "IESR": ("iesr", "ies_r", "ies"),
     "PCL5": ("pcl", "pcl5", "pcl_5"),
 }
-# Item codes of instruments the draft recognises before alliance can score them.
+# Item codes of instruments the draft recognises by prefix, used when the registry it is given
+# lacks them (e.g. an older registry): such an instrument is reported, never guessed.
 _UNSUPPORTED_ITEMS: dict[str, tuple[str, ...]] = {"PCL5": tuple(str(i) for i in range(1, 21))}
 
 ID_NAMES = (
@@ -609,7 +610,7 @@ def draft_mapping(raw: RawTable, instruments: Mapping[str, Any]) -> Draft:
     """Propose a mapping for ``raw``, in the grammar ``load_mapping`` reads.
 
     ``instruments`` is the registry (code -> definition); an instrument the draft recognises but
-    the registry lacks (PCL-5 until it has a definition) is reported and left out.
+    the registry lacks is reported and left out.
     """
     frame = raw.frame.drop(columns=[SOURCE_ROW], errors="ignore")
     columns = [str(c) for c in frame.columns]
