@@ -160,8 +160,8 @@ def stata_wide(folder: Path, n: int = 12, seed: int = 3) -> tuple[Path, pd.DataF
 def excel_visits(folder: Path, n: int = 10, seed: int = 4) -> tuple[Path, pd.DataFrame]:
     """An Excel workbook, one row per participant and visit: ``participant_id``, ``Visit``
     (``Baseline``, ``Session 4``, ``Post``, and ``Follow-up 12m`` which the draft cannot name),
-    ``Arm`` (``MDMA`` / ``Placebo``), ``wai_1`` ..., ``iesr_1`` ... and PCL-5 ``pcl5_1`` ...,
-    which alliance cannot score yet."""
+    ``Arm`` (``MDMA`` / ``Placebo``), ``wai_1`` ..., ``iesr_1`` ... and PCL-5 ``pcl5_1`` ...
+    (the tests also draft it against a registry without PCL-5)."""
     rng = np.random.default_rng(seed)
     visits = {"Baseline": "baseline", "Session 4": "s4", "Post": "post", "Follow-up 12m": "fu"}
     rows, items = [], []
@@ -179,7 +179,9 @@ def excel_visits(folder: Path, n: int = 10, seed: int = 4) -> tuple[Path, pd.Dat
                     items.append((f"P{pid}", "randomized", arm, timepoint, instrument, item, value))
             if timepoint != "s4":
                 for item in PCL5:
-                    row[f"pcl5_{item}"] = int(rng.integers(0, 5))
+                    value = int(rng.integers(0, 5))
+                    row[f"pcl5_{item}"] = value
+                    items.append((f"P{pid}", "randomized", arm, timepoint, "PCL5", item, value))
             rows.append(row)
     path = folder / "visits.xlsx"
     pd.DataFrame(rows).to_excel(path, index=False)
