@@ -107,15 +107,22 @@ class FrequencyDesign:
 
     def coefficients(self, counts: np.ndarray) -> np.ndarray:
         """Coefficient ``term`` of each resample given by its case frequencies (rows)."""
+        return self.solve(self.sums(counts))
+
+    def sums(self, counts: np.ndarray) -> np.ndarray:
+        """Each resample's X'X and X'y (flattened) from its case frequencies."""
+        return np.asarray(counts @ self.per_case)
+
+    def solve(self, sums: np.ndarray) -> np.ndarray:
+        """Coefficient ``term`` of each resample from its :meth:`sums`; NaN if rank-deficient."""
         p = len(self.scale)
-        sums = counts @ self.per_case
-        gram = sums[:, : p * p].reshape(len(counts), p, p)
+        gram = sums[:, : p * p].reshape(len(sums), p, p)
         rhs = sums[:, p * p :]
         diagonal = np.einsum("bii->bi", gram)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.linalg.det(gram) / np.prod(diagonal, axis=1)
         ok = np.isfinite(ratio) & (ratio > RANK_TOLERANCE)
-        coef = np.full(len(counts), np.nan)
+        coef = np.full(len(sums), np.nan)
         if ok.any():
             solved = np.linalg.solve(gram[ok], rhs[ok][..., None])[..., 0]
             coef[ok] = solved[:, self.term] / self.scale[self.term]
@@ -223,19 +230,22 @@ def bootstrap_replicates(
     design = FrequencyDesign.of(y, X, term)
     keep_counts = n <= MAX_REGRESSION_N
 
-    def refit(size: int, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray | None]]:
-        out = []
+    def refit(size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+        sums, frequencies = [], []
         for idx in chunk_indices(n, size, rng):
             counts = _frequencies(idx, n)
-            out.append((design.coefficients(counts), counts if keep_counts else None))
-        return out
+            sums.append(design.sums(counts))
+            if keep_counts:
+                frequencies.append(counts)
+        # One batched solve per chunk: small blocks would pay its fixed cost many times over.
+        return design.solve(np.vstack(sums)), np.vstack(frequencies) if keep_counts else None
 
-    blocks_done = [block for chunk in map_chunks(refit, count, _stream(seed), n) for block in chunk]
-    t = np.concatenate([values for values, _ in blocks_done]) if blocks_done else np.empty(0)
+    chunks = map_chunks(refit, count, _stream(seed), n)
+    t = np.concatenate([values for values, _ in chunks]) if chunks else np.empty(0)
     influence = None
     if keep_counts:
         regression = InfluenceRegression(n)
-        for values, counts in blocks_done:  # in draw order, as a serial run adds them
+        for values, counts in chunks:  # in draw order, as a serial run adds them
             regression.add(values, np.asarray(counts))
         if regression.rows > n:
             influence = regression.influence()
