@@ -74,5 +74,9 @@ def map_chunks(
     threads = min(thread_count(), len(chunks))
     if threads <= 1 or count * n < PARALLEL_VALUES:
         return [work(size, rng) for size, rng in chunks]
-    with ThreadPoolExecutor(max_workers=threads) as pool:
+    pool = ThreadPoolExecutor(max_workers=threads)
+    try:
         return list(pool.map(lambda chunk: work(*chunk), chunks))
+    finally:
+        # On Ctrl-C or an error, chunks not yet started are dropped, not run to the end.
+        pool.shutdown(wait=True, cancel_futures=True)
