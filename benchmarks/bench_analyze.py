@@ -86,7 +86,10 @@ def slope(sizes: list[int], seconds: list[float]) -> float:
 
 
 def scaling(sizes: list[int], work: Path, data: Path) -> None:
+    from alliance.inference.streams import thread_count
+
     print("growth in n: alliance analyze with default options (trials from alliance simulate)")
+    print(f"  resampling threads: {thread_count()} (ALLIANCE_THREADS, else the usable CPUs)")
     seconds, peaks = [], []
     for n in sizes:
         path = trial(n, data)

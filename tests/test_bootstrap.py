@@ -130,3 +130,21 @@ def test_jackknife_and_regression_acceleration_agree_above_the_switch():
     jackknife = bca_interval(reps.estimate, reps.values, jackknife_influence(y, X, 2))
     width = regression[1] - regression[0]
     assert np.max(np.abs(np.subtract(regression, jackknife))) < 0.01 * width
+
+
+def test_same_replicates_on_one_thread_or_several(monkeypatch):
+    import alliance.inference.streams as streams
+    from alliance.inference.streams import CHUNK
+
+    y, X = _data(n=150, seed=5)
+    monkeypatch.setattr(streams, "PARALLEL_VALUES", 0)  # threads even for this small job
+    monkeypatch.setattr(streams, "BLOCK_VALUES", 150 * 100)  # several blocks per chunk
+    monkeypatch.setenv(streams.THREADS_VARIABLE, "1")
+    serial = bootstrap_replicates(y, X, 2, 2 * CHUNK + 5, seed=(1, 2))
+    monkeypatch.setenv(streams.THREADS_VARIABLE, "3")
+    threaded = bootstrap_replicates(y, X, 2, 2 * CHUNK + 5, seed=(1, 2))
+    np.testing.assert_array_equal(threaded.values, serial.values)
+    np.testing.assert_array_equal(threaded.influence, serial.influence)
+    # and the replicates are the refits of the resamples bootstrap_indices reports
+    idx = np.vstack(list(bootstrap_indices(150, 2 * CHUNK + 5, seed=(1, 2))))
+    np.testing.assert_allclose(serial.values, resampled_coefficients(y, X, 2, idx), rtol=1e-12)

@@ -203,20 +203,65 @@ def test_axis_label():
     assert canvas.axis_label("CAPS total", "caps", {}) == "CAPS total (points)"
 
 
-def test_a_large_trial_draws_a_seeded_sample_of_trajectories_and_says_so():
+def test_a_large_trial_draws_trajectory_quantile_bands_and_says_so():
     rng = np.random.default_rng(0)
     n = 450
     frame = pd.DataFrame(
         {"participant_id": [f"P{i}" for i in range(n)]}
         | {f"wai__{t}": rng.normal(200, 20, n) for t in ("pre_s3", "s4", "s9")}
     )
+    columns = ["wai__pre_s3", "wai__s4", "wai__s9"]
     figure = F.trajectory_figure(frame, "wai", ("pre_s3", "s4", "s9"), "WAI total")
-    assert "200 participants drawn at random (seed 0) from 450" in figure.caption
+    assert "25–75 % and 10–90 % ranges" in figure.caption and "450 participants" in figure.caption
     assert "mean of all participants" in figure.caption
-    grey = figure.figure.axes[0].lines[0]
-    assert np.isfinite(grey.get_ydata()).sum() == 200 * 3  # one line per sampled participant
+    assert figure.summary and "450" in figure.summary
+    ax = figure.figure.axes[0]
+    # No line per participant: the median line, the bands and the mean.
+    median = next(line for line in ax.lines if line.get_label() == "Median")
+    np.testing.assert_allclose(median.get_ydata(), frame[columns].median())
+    assert all(len(line.get_ydata()) <= 3 for line in ax.lines)
+    means = ax.containers[0].lines[0].get_ydata()
+    np.testing.assert_allclose(means, frame[columns].mean())
     again = F.trajectory_figure(frame, "wai", ("pre_s3", "s4", "s9"), "WAI total")
     assert canvas.render_svg(figure) == canvas.render_svg(again)
-    # The mean drawn is that of every participant, not of the sample.
-    means = figure.figure.axes[0].containers[0].lines[0].get_ydata()
-    np.testing.assert_allclose(means, frame[["wai__pre_s3", "wai__s4", "wai__s9"]].mean())
+
+
+def test_a_small_trial_draws_every_participant_and_summarises_nothing(analysis):
+    figure = F.trajectory_figure(analysis.episodes.frame, "wai", ("pre_s3", "s4", "s9"), "WAI")
+    assert figure.summary == "" and "one grey line per participant" in figure.caption
+    model = analysis.models[0]
+    for made in (F.added_variable_figure(model), F.residual_figure(model)):
+        assert made.summary == ""
+        offsets = made.figure.axes[0].collections[0].get_offsets()
+        assert len(offsets) == model.fit.n  # every participant a point
+
+
+def test_a_large_models_point_clouds_are_binned_and_say_so():
+    from alliance.models.fit import fit_model, model_data
+    from alliance.models.plan import load_plan
+    from alliance.report.summaries import MAX_POINTS, QQ_POINTS, TAIL_POINTS
+
+    rng = np.random.default_rng(3)
+    n = MAX_POINTS + 300
+    episodes = pd.DataFrame(
+        {
+            "participant_id": [f"P{i:04d}" for i in range(n)],
+            "caps__baseline": rng.normal(80, 12, n),
+            "wai__s4": rng.normal(200, 20, n),
+        }
+    )
+    episodes["caps__post"] = 30 + 0.3 * episodes["caps__baseline"] + rng.normal(0, 10, n)
+    spec = next(s for s in load_plan().model_specs() if s.key == "caps~wai@s4")
+    model = fit_model(model_data(episodes, spec), 0.05)
+    av = F.added_variable_figure(model)
+    assert "hexagon" in av.caption and av.summary
+    cells = av.figure.axes[0].collections[0]
+    assert int(cells.get_array().sum()) == n  # the density counts every participant
+    residuals = F.residual_figure(model)
+    assert "hexagon" in residuals.caption and residuals.summary
+    qq = residuals.figure.axes[1].collections[0].get_offsets()
+    assert len(qq) <= QQ_POINTS + 2 * TAIL_POINTS
+    fit = model.fit
+    standard = np.sort(np.asarray(fit.residuals / (fit.sigma * np.sqrt(1 - fit.leverage))))
+    # the most extreme residuals are always drawn
+    np.testing.assert_allclose(np.sort(qq[:, 1])[[0, -1]], standard[[0, -1]])

@@ -62,3 +62,15 @@ def test_rejects_at_the_nominal_rate_under_the_null():
     # within the binomial 99.9 % band around 0.05 (about 0.028 to 0.076).
     rejections = sum(freedman_lane_p(*data(seed=s), 2, 199, seed=s) <= 0.05 for s in range(1_000))
     assert 28 <= rejections <= 76, rejections
+
+
+def test_same_p_value_on_one_thread_or_several(monkeypatch):
+    import alliance.inference.streams as streams
+
+    y, X = data(n=300, effect=0.05)
+    monkeypatch.setattr(streams, "PARALLEL_VALUES", 0)  # threads even for this small job
+    monkeypatch.setattr(streams, "BLOCK_VALUES", 300 * 7)  # several blocks per chunk
+    monkeypatch.setenv(streams.THREADS_VARIABLE, "1")
+    serial = freedman_lane_p(y, X, 2, 3 * CHUNK + 17, seed=4)
+    monkeypatch.setenv(streams.THREADS_VARIABLE, "3")
+    assert freedman_lane_p(y, X, 2, 3 * CHUNK + 17, seed=4) == serial

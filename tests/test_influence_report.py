@@ -133,3 +133,24 @@ def test_p_axis_ticks_are_plain_and_explicit():
     assert p_tick_label(2e-5) == "2\u00d710\u207b\u2075"
     ticks, (low, high) = p_axis_ticks(np.array([0.0301, 0.0309]))
     assert len(ticks) == 2 and low <= ticks[0] and ticks[-1] <= high
+
+
+def test_p_values_that_underflow_to_zero_are_drawn_at_a_labelled_floor(analysis):
+    """At a very large n, leave-one-out p-values underflow to 0: the log axis must still show
+    them (at its floor, labelled as below it), not an empty panel."""
+    from dataclasses import replace
+
+    from alliance.report.influence import P_FLOOR, influence_figure
+
+    model = analysis.models[0]
+    records = [{**r, "p_without": 0.0} for r in model.extras["influence"]]
+    underflowed = replace(model, extras={**model.extras, "influence": records})
+    figure = influence_figure(underflowed, 0.05)
+    right = figure.figure.axes[1]
+    points = np.concatenate([c.get_offsets()[:, 1] for c in right.collections])
+    assert len(points) == len(records) and np.all(points == P_FLOOR)
+    low, high = right.get_ylim()
+    assert 0 < low < P_FLOOR < high
+    labels = [t.get_text() for t in right.yaxis.get_majorticklabels()]
+    assert labels[0].startswith("<10") and len(labels) >= 2
+    assert "axis floor" in figure.caption

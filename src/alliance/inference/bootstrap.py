@@ -11,7 +11,10 @@ estimated by regressing the replicates on the resampling frequencies (``boot::em
 
 Resamples are drawn in chunks of fixed size, chunk ``c`` from ``default_rng([*seed, STREAM, c])``,
 so a seed gives the same replicates whatever batch size or thread count computes them, and the
-bootstrap stream never coincides with the permutation stream of the same seed.
+bootstrap stream never coincides with the permutation stream of the same seed. Within a chunk,
+resamples are drawn and refitted a cache-sized block at a time
+(:func:`alliance.inference.streams.blocks`); only their case frequencies are formed, never a
+resampled copy of the data.
 
 A resample whose design is (numerically) rank-deficient has no coefficient, as ``lm`` returns NA;
 it is dropped and counted, as ``boot.ci`` drops non-finite replicates.
@@ -33,7 +36,7 @@ import numpy as np
 import scipy.linalg
 from scipy import stats
 
-from alliance.inference.streams import Seed, seeded_chunks
+from alliance.inference.streams import Seed, blocks, map_chunks, seeded_chunks
 
 STREAM = 2  # tag separating bootstrap draws from permutation draws of the same seed
 RANK_TOLERANCE = 1e-12  # Hadamard ratio of the standardised X'X below which a resample is
@@ -41,12 +44,22 @@ RANK_TOLERANCE = 1e-12  # Hadamard ratio of the standardised X'X below which a r
 MAX_REGRESSION_N = 200  # above this many cases, acceleration uses the jackknife (cost)
 
 
-def bootstrap_indices(n: int, count: int, seed: Seed) -> Iterator[np.ndarray]:
-    """``count`` resamples of ``range(n)`` with replacement, as (chunk × n) arrays."""
+def _stream(seed: Seed) -> tuple[int, ...]:
     key = (seed,) if isinstance(seed, int) else tuple(seed)
-    for size, rng in seeded_chunks(count, (*key, STREAM)):
-        # 32-bit draws: the same values as 64-bit ones below 2³¹ cases, half the memory.
-        yield rng.integers(0, n, size=(size, n), dtype=np.int32 if n < 2**31 else np.int64)
+    return (*key, STREAM)
+
+
+def chunk_indices(n: int, size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """One chunk's ``size`` resamples of ``range(n)`` with replacement, block by block."""
+    for rows in blocks(size, n):
+        yield rng.integers(0, n, size=(rows, n))
+
+
+def bootstrap_indices(n: int, count: int, seed: Seed) -> Iterator[np.ndarray]:
+    """``count`` resamples of ``range(n)`` with replacement, as (chunk × n) arrays: the
+    resamples :func:`bootstrap_replicates` refits."""
+    for size, rng in seeded_chunks(count, _stream(seed)):
+        yield np.vstack(list(chunk_indices(n, size, rng)))
 
 
 def _standardised(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -59,9 +72,61 @@ def _standardised(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def resample_counts(idx: np.ndarray, n: int) -> np.ndarray:
     """How often each case appears in each resample: (B × n) frequencies."""
-    offsets = np.arange(0, len(idx) * n, n, dtype=np.int64)[:, None] + idx
-    counts = np.bincount(offsets.ravel(), minlength=len(idx) * n).reshape(len(idx), n)
+    return _frequencies(np.array(idx, dtype=np.int64), n)
+
+
+def _frequencies(idx: np.ndarray, n: int) -> np.ndarray:
+    """:func:`resample_counts` of 64-bit indices the caller gives up (offsets added in place)."""
+    idx += np.arange(0, len(idx) * n, n, dtype=np.int64)[:, None]
+    counts = np.bincount(idx.ravel(), minlength=len(idx) * n).reshape(len(idx), n)
     return counts.astype("float64")
+
+
+@dataclass(frozen=True)
+class FrequencyDesign:
+    """What every resample's normal equations are built from, computed once per model.
+
+    A resample's X'X and X'y are frequency-weighted sums over the cases, so a whole block of
+    them is one matrix product of the frequencies with the per-case outer products and
+    cross-products: no (B × n × p) copy of the design. Columns are standardised first (one
+    affine map for every resample) to keep X'X well conditioned; a slope on standardised
+    columns divided by the column's scale is the slope on the original ones, and centring
+    moves only the intercept, which the alliance term never is.
+    """
+
+    per_case: np.ndarray  # (n × (p² + p)): vec(zᵢzᵢ') and zᵢyᵢ of each case
+    scale: np.ndarray
+    term: int
+
+    @classmethod
+    def of(cls, y: np.ndarray, X: np.ndarray, term: int) -> FrequencyDesign:
+        Z, scale = _standardised(X)
+        p = Z.shape[1]
+        outer = (Z[:, :, None] * Z[:, None, :]).reshape(len(Z), p * p)
+        return cls(np.hstack([outer, Z * y[:, None]]), scale, term)
+
+    def coefficients(self, counts: np.ndarray) -> np.ndarray:
+        """Coefficient ``term`` of each resample given by its case frequencies (rows)."""
+        return self.solve(self.sums(counts))
+
+    def sums(self, counts: np.ndarray) -> np.ndarray:
+        """Each resample's X'X and X'y (flattened) from its case frequencies."""
+        return np.asarray(counts @ self.per_case)
+
+    def solve(self, sums: np.ndarray) -> np.ndarray:
+        """Coefficient ``term`` of each resample from its :meth:`sums`; NaN if rank-deficient."""
+        p = len(self.scale)
+        gram = sums[:, : p * p].reshape(len(sums), p, p)
+        rhs = sums[:, p * p :]
+        diagonal = np.einsum("bii->bi", gram)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.linalg.det(gram) / np.prod(diagonal, axis=1)
+        ok = np.isfinite(ratio) & (ratio > RANK_TOLERANCE)
+        coef = np.full(len(sums), np.nan)
+        if ok.any():
+            solved = np.linalg.solve(gram[ok], rhs[ok][..., None])[..., 0]
+            coef[ok] = solved[:, self.term] / self.scale[self.term]
+        return coef
 
 
 def coefficients_from_counts(
@@ -69,28 +134,10 @@ def coefficients_from_counts(
 ) -> np.ndarray:
     """Coefficient ``term`` refitted on each resample given by its case frequencies.
 
-    A resample's X'X and X'y are frequency-weighted sums over the cases, so a whole chunk of
-    them is two matrix products with the per-case outer products: no (B × n × p) copy of the
-    design. Columns are standardised first (one affine map for every resample) to keep X'X well
-    conditioned; a slope on standardised columns divided by the column's scale is the slope on
-    the original ones, and centring moves only the intercept, which the alliance term never is.
-    A resample is rank-deficient (NaN) when the Hadamard ratio det(G)/∏diag(G) of its
-    standardised X'X falls below ``RANK_TOLERANCE``.
+    See :class:`FrequencyDesign`. A resample is rank-deficient (NaN) when the Hadamard ratio
+    det(G)/∏diag(G) of its standardised X'X falls below ``RANK_TOLERANCE``.
     """
-    Z, scale = _standardised(X)
-    p = Z.shape[1]
-    outer = (Z[:, :, None] * Z[:, None, :]).reshape(len(Z), p * p)
-    gram = (counts @ outer).reshape(len(counts), p, p)
-    rhs = counts @ (Z * y[:, None])
-    diagonal = np.einsum("bii->bi", gram)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.linalg.det(gram) / np.prod(diagonal, axis=1)
-    ok = np.isfinite(ratio) & (ratio > RANK_TOLERANCE)
-    coef = np.full(len(counts), np.nan)
-    if ok.any():
-        solved = np.linalg.solve(gram[ok], rhs[ok][..., None])[..., 0]
-        coef[ok] = solved[:, term] / scale[term]
-    return coef
+    return FrequencyDesign.of(y, X, term).coefficients(counts)
 
 
 def resampled_coefficients(y: np.ndarray, X: np.ndarray, term: int, idx: np.ndarray) -> np.ndarray:
@@ -180,18 +227,29 @@ def bootstrap_replicates(
     X = np.asarray(X, dtype="float64")
     n = len(y)
     estimate = float(np.linalg.lstsq(X, y, rcond=None)[0][term])
-    regression = InfluenceRegression(n) if n <= MAX_REGRESSION_N else None
-    values = []
-    for idx in bootstrap_indices(n, count, seed):
-        counts = resample_counts(idx, n)
-        chunk = coefficients_from_counts(y, X, term, counts)
-        values.append(chunk)
-        if regression is not None:
-            regression.add(chunk, counts)
-    t = np.concatenate(values) if values else np.empty(0)
-    if regression is not None and regression.rows > n:
-        influence = regression.influence()
-    else:
+    design = FrequencyDesign.of(y, X, term)
+    keep_counts = n <= MAX_REGRESSION_N
+
+    def refit(size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+        sums, frequencies = [], []
+        for idx in chunk_indices(n, size, rng):
+            counts = _frequencies(idx, n)
+            sums.append(design.sums(counts))
+            if keep_counts:
+                frequencies.append(counts)
+        # One batched solve per chunk: small blocks would pay its fixed cost many times over.
+        return design.solve(np.vstack(sums)), np.vstack(frequencies) if keep_counts else None
+
+    chunks = map_chunks(refit, count, _stream(seed), n)
+    t = np.concatenate([values for values, _ in chunks]) if chunks else np.empty(0)
+    influence = None
+    if keep_counts:
+        regression = InfluenceRegression(n)
+        for values, counts in chunks:  # in draw order, as a serial run adds them
+            regression.add(values, np.asarray(counts))
+        if regression.rows > n:
+            influence = regression.influence()
+    if influence is None:
         influence = jackknife_influence(y, X, term)
     return Replicates(estimate=estimate, values=t, influence=influence)
 

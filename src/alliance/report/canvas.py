@@ -66,6 +66,7 @@ class ReportFigure:
     description: str  # alt text: what the figure shows, with its numbers
     caption: str  # visible caption
     figure: Figure
+    summary: str = ""  # what a large trial's figure summarises instead of drawing (or "")
 
 
 # Margins in inches around the axes of every report figure, sized for the report's fonts: y tick

@@ -42,31 +42,19 @@ from alliance.report.plot_numbers import (
     standardised_effect,
     standardised_residuals,
 )
+from alliance.report.summaries import (
+    MAX_TRAJECTORY_LINES,
+    QQ_POINTS,
+    TAIL_POINTS,
+    density,
+    qq_rows,
+    quantile_bands,
+    summarised,
+)
 from alliance.safe_text import plot_text
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-
-
-# Above this many participants a trajectory figure draws a seeded random sample of their lines
-# (the mean and its CI still use everyone): thousands of lines are an unreadable grey block,
-# and an SVG of them weighs megabytes.
-MAX_TRAJECTORY_LINES = 200
-# Above this many points a scatter layer is embedded as a bitmap inside the SVG (axes, text and
-# lines stay vector), so the report of a large trial stays small and quick to open.
-MAX_VECTOR_POINTS = 500
-
-
-def rasterize(points: int) -> bool:
-    """Whether a scatter of ``points`` markers is drawn as a bitmap layer (see above)."""
-    return points > MAX_VECTOR_POINTS
-
-
-def trajectory_sample(count: int, limit: int = MAX_TRAJECTORY_LINES) -> np.ndarray:
-    """Rows whose lines are drawn: all up to ``limit``, else a seeded random ``limit``, in order."""
-    if count <= limit:
-        return np.arange(count)
-    return np.sort(np.random.default_rng(0).choice(count, size=limit, replace=False))
 
 
 def trajectory_figure(
@@ -90,47 +78,48 @@ def trajectory_figure(
     means = np.array([s[0] for s in summary])
     lows = np.array([s[1] for s in summary])
     highs = np.array([s[2] for s in summary])
-    drawn = trajectory_sample(len(values))
-    sampled = len(drawn) < len(values)
+    banded = summarised(len(values), MAX_TRAJECTORY_LINES)
     lines = (
-        f"one grey line for each of {len(drawn)} participants drawn at random (seed 0) from "
-        f"{len(values):,}"
-        if sampled
+        f"the median (dark grey) and the 25–75 % and 10–90 % ranges (shaded) of the "
+        f"{len(values):,} participants, in place of one line each"
+        if banded
         else "one grey line per participant"
     )
     with report_style():
         fig = new_figure(6.0, 4.0)
         ax = fig.add_subplot()
-        # One line object for every participant drawn, each row cut from the next by a NaN:
-        # a line joins only consecutive observed sessions and isolated points stay visible, as
-        # with one plot call per participant, at a fraction of the drawing cost.
-        cut = np.full((len(drawn), 1), np.nan)
-        ax.plot(
-            np.hstack([np.tile(x, (len(drawn), 1)), cut]).ravel(),
-            np.hstack([values[drawn], cut]).ravel(),
-            color=GREY, linewidth=0.8, alpha=0.7, marker="o", markersize=2.5,
-        )  # fmt: skip
-        for i in drawn if show_ids else ():
-            row = values[i]
-            last = np.flatnonzero(np.isfinite(row))[-1]
-            ax.annotate(
-                plot_text(ids[i]),
-                (x[last], row[last]),
-                xytext=(3, 0),
-                textcoords="offset points",
-                fontsize=6,
-                color="#555555",
-                va="center",
-            )
-        ax.plot(
-            [],
-            [],
-            color=GREY,
-            linewidth=0.8,
-            marker="o",
-            markersize=2.5,
-            label="Individual participants" + (f" (random {len(drawn)})" if sampled else ""),
-        )
+        if banded:
+            bands = quantile_bands(values)
+            ax.fill_between(x, bands[0.10], bands[0.90], color=GREY, alpha=0.25, linewidth=0,
+                            label="10–90 % of participants")  # fmt: skip
+            ax.fill_between(x, bands[0.25], bands[0.75], color=GREY, alpha=0.45, linewidth=0,
+                            label="25–75 % of participants")  # fmt: skip
+            ax.plot(x, bands[0.50], color="#555555", linewidth=1.4, marker="o", markersize=3,
+                    label="Median")  # fmt: skip
+        else:
+            # One line object for every participant, each row cut from the next by a NaN: a
+            # line joins only consecutive observed sessions and isolated points stay visible,
+            # as with one plot call per participant, at a fraction of the drawing cost.
+            cut = np.full((len(values), 1), np.nan)
+            ax.plot(
+                np.hstack([np.tile(x, (len(values), 1)), cut]).ravel(),
+                np.hstack([values, cut]).ravel(),
+                color=GREY, linewidth=0.8, alpha=0.7, marker="o", markersize=2.5,
+            )  # fmt: skip
+            for i in range(len(values)) if show_ids else ():
+                row = values[i]
+                last = np.flatnonzero(np.isfinite(row))[-1]
+                ax.annotate(
+                    plot_text(ids[i]),
+                    (x[last], row[last]),
+                    xytext=(3, 0),
+                    textcoords="offset points",
+                    fontsize=6,
+                    color="#555555",
+                    va="center",
+                )
+            ax.plot([], [], color=GREY, linewidth=0.8, marker="o", markersize=2.5,
+                    label="Individual participants")  # fmt: skip
         ax.errorbar(
             x,
             means,
@@ -162,14 +151,17 @@ def trajectory_figure(
         description=(
             f"Line chart of {label} for {len(values)} MDMA treatment episodes at "
             f"{apa.series([apa.timepoint_label(t) for t in shown])}, {lines} and the mean"
-            f"{' of all' if sampled else ''} in blue. {apa.capitalise(means_text)}."
+            f"{' of all' if banded else ''} in blue. {apa.capitalise(means_text)}."
         ),
         caption=(
             f"{label} at each assessment: {lines}"
-            f"{'; mean of all participants' if sampled else ', mean'} with "
+            f"{'; mean of all participants' if banded else ', mean'} with "
             f"{apa.fmt_level(level)} t-based confidence interval in blue."
         ),
         figure=fig,
+        summary=(
+            f"{title}: median and quantile bands instead of {len(values):,} lines" if banded else ""
+        ),
     )
 
 
@@ -206,13 +198,16 @@ def added_variable_figure(model: ModelResult, show_ids: bool = False) -> ReportF
         ax = fig.add_subplot()
         ax.axhline(0, color="#CCCCCC", linewidth=0.8, zorder=0)
         ax.axvline(0, color="#CCCCCC", linewidth=0.8, zorder=0)
-        ax.scatter(ex, ey, s=28, color=BLUE, edgecolor="white", linewidth=0.5, zorder=3,
-                   rasterized=rasterize(len(ex)))  # fmt: skip
+        cloud = summarised(len(ex))
+        if cloud:
+            density(ax, ex, ey, BLUE)
+        else:
+            ax.scatter(ex, ey, s=28, color=BLUE, edgecolor="white", linewidth=0.5, zorder=3)  # fmt: skip
         span = np.array([ex.min(), ex.max()]) if len(ex) else np.zeros(2)
         ax.plot(
             span, b * span, color=VERMILLION, linewidth=1.8, label=f"slope $b$ = {apa.fmt_num(b)}"
         )
-        if show_ids:
+        if show_ids and not cloud:
             _label_points(ax, ex, ey, model)
         ax.set_xlabel(plot_text(f"{predictor} (residual, points)"))
         ax.set_ylabel(plot_text(f"{outcome} (residual, points)"))
@@ -223,7 +218,8 @@ def added_variable_figure(model: ModelResult, show_ids: bool = False) -> ReportF
         name=f"added_variable_{file_stem(spec.key)}",
         title=title,
         description=(
-            f"Scatter plot of {model.fit.n} participants: {outcome} against {predictor}, both "
+            f"{'Hexagonal-bin density' if cloud else 'Scatter plot'} of {model.fit.n} "
+            f"participants: {outcome} against {predictor}, both "
             f"as residuals after adjusting for {apa.series(others) or 'the intercept'}. The "
             f"fitted line's slope is the alliance coefficient, b = {apa.fmt_num(b)} "
             f"({apa.fmt_level(1 - model.fit.alpha)} CI "
@@ -232,8 +228,10 @@ def added_variable_figure(model: ModelResult, show_ids: bool = False) -> ReportF
         caption=(
             f"Added-variable plot for {model_title(model)}: residuals of both variables given "
             f"{apa.series(others) or 'the intercept'}; the line's slope equals b."
+            + (f" Shade: participants per hexagon ({model.fit.n:,} in all)." if cloud else "")
         ),
         figure=fig,
+        summary=f"{title}: a density of {model.fit.n:,} points" if cloud else "",
     )
 
 
@@ -330,8 +328,11 @@ def residual_figure(
         fig = new_figure(7.0, 3.4, columns=2, top=TOP + SUPTITLE)
         left, right = fig.subplots(1, 2)
         left.axhline(0, color="#555555", linewidth=0.8, linestyle="--")
-        left.scatter(fitted, residuals, s=24, color=BLUE, edgecolor="white", linewidth=0.5,
-                     rasterized=rasterize(len(fitted)))  # fmt: skip
+        cloud = summarised(len(fitted))
+        if cloud:
+            density(left, fitted, residuals, BLUE)
+        else:
+            left.scatter(fitted, residuals, s=24, color=BLUE, edgecolor="white", linewidth=0.5)  # fmt: skip
         left.set_xlabel(
             plot_text("Fitted " + axis_label(outcome, spec.outcome.score, ranges or {}))
         )
@@ -339,12 +340,13 @@ def residual_figure(
         left.set_title("Residuals vs fitted", fontsize=9)
         lim = float(np.nanmax(np.abs(np.concatenate([theoretical, standard])))) + 0.3
         right.plot([-lim, lim], [-lim, lim], color="#555555", linewidth=0.8, linestyle="--")
-        right.scatter(theoretical, standard[order], s=24, color=BLUE, edgecolor="white",
-                      linewidth=0.5, rasterized=rasterize(len(standard)))  # fmt: skip
+        drawn = qq_rows(len(standard))
+        right.scatter(theoretical[drawn], standard[order][drawn], s=24, color=BLUE,
+                      edgecolor="white", linewidth=0.5)  # fmt: skip
         right.set_xlabel("Theoretical normal quantile (SD units)")
         right.set_ylabel("Standardised residual (SD units)")
         right.set_title("Normal Q\u2013Q", fontsize=9)
-        if show_ids:
+        if show_ids and not cloud:
             _label_points(left, fitted, residuals, model)
             placed = np.empty_like(theoretical)
             placed[order] = theoretical
@@ -362,13 +364,27 @@ def residual_figure(
         name=f"residuals_{file_stem(spec.key)}",
         title=title,
         description=(
-            f"Two scatter plots for {fit.n} participants: residuals against fitted values of "
+            f"Two {'panels' if cloud else 'scatter plots'} for {fit.n} participants: residuals "
+            "against fitted values of "
             f"{outcome}, and standardised residuals against normal quantiles with the identity "
             f"line.{extra}"
         ),
         caption=(
             f"Residual diagnostics for {model_title(model)}: residuals against fitted values "
             "(left) and normal Q–Q plot of standardised residuals (right)."
+            + (
+                f" Left: participants per hexagon ({fit.n:,} in all). Right: the order "
+                f"statistics at {QQ_POINTS} evenly spaced probabilities and the {TAIL_POINTS} "
+                "most extreme on each side."
+                if cloud
+                else ""
+            )
         ),
         figure=fig,
+        summary=(
+            f"{title}: a density of {fit.n:,} residuals and a Q–Q plot of "
+            f"{len(drawn)} order statistics"
+            if cloud
+            else ""
+        ),
     )

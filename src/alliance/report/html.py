@@ -47,6 +47,7 @@ from alliance.report.influence import influence_figure
 from alliance.report.mixed_figures import mixed_figures
 from alliance.report.mixed_models import mixed_section_html
 from alliance.report.results_json import software_versions
+from alliance.report.summaries import summary_note
 from alliance.safe_text import xml_text
 
 NO_FIGURES = (
@@ -390,7 +391,13 @@ def build_report(
             "descriptives", "Descriptive statistics", tables_for("descriptives", "reliability")
         ),
         _section("models", "Alliance effects", tables_for("alliance_effects", "robustness")),
-        _section("figures", "Figures", "".join(main_blocks) if draw_figures else NO_FIGURES),
+        _section(
+            "figures",
+            "Figures",
+            summary_note([f.summary for f in figures if f.summary]) + "".join(main_blocks)
+            if draw_figures
+            else NO_FIGURES,
+        ),
         _section(
             "details", "Model details", tables_for("coefficients", "diagnostics", "influence")
         ),

@@ -31,7 +31,7 @@ from alliance.report.canvas import (
     new_figure,
     report_style,
 )
-from alliance.report.figures import rasterize
+from alliance.report.summaries import TOP_INFLUENCE, bin_ranges, standout, summarised
 from alliance.safe_text import plot_text
 
 
@@ -51,6 +51,10 @@ def _sizes(cooks: np.ndarray) -> np.ndarray:
     top = float(np.nanmax(cooks)) if len(cooks) and np.nanmax(cooks) > 0 else 1.0
     return 16.0 + 104.0 * np.nan_to_num(cooks) / top
 
+
+# The smallest p the influence figure places on its log axis: a smaller p, or one that
+# underflowed to 0 at a large n, is drawn here and labelled as below it.
+P_FLOOR = 1e-308
 
 # Labelled p values on the log axis: a 1-2-5 sequence, thinned to 1-5 and then to powers of
 # ten when the range is wide, so every panel has between two and seven readable labels.
@@ -119,13 +123,31 @@ def influence_figure(model: ModelResult, alpha: float, show_ids: bool = False) -
     # here: --no-figures never loads matplotlib
     from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter
 
+    binned = summarised(len(case))
+    # A p too small for a double is 0, which a log axis cannot place: such values are drawn at
+    # the axis floor, labelled as below it, instead of vanishing.
+    p_drawn = np.where(np.isnan(p_without), np.nan, np.maximum(p_without, P_FLOOR))
+    below_floor = bool(np.any(p_without < P_FLOOR))
+    p_full = max(float(model.fit.p[j]), P_FLOOR)
+    bins = 0
     with report_style():
         fig = new_figure(7.5, 3.4, columns=2, top=TOP + SUPTITLE)
         left, right = fig.subplots(1, 2)
-        for ax, values in ((left, dfbeta), (right, p_without)):
-            ax.scatter(case[~flips], values[~flips], s=sizes[~flips], color=BLUE,
-                       edgecolor="white", linewidth=0.5, zorder=3, label="conclusion holds",
-                       rasterized=rasterize(len(case)))  # fmt: skip
+        for ax, values in ((left, dfbeta), (right, p_drawn)):
+            if binned:
+                centre, low, high = bin_ranges(values)
+                bins = len(centre)
+                ax.vlines(centre, low, high, color=BLUE, linewidth=1.2, alpha=0.55, zorder=2,
+                          label=f"range of each bin of about {len(case) // bins} participants")  # fmt: skip
+                shown = standout(cooks, flips)
+                shown = shown[~flips[shown]]
+                ax.scatter(case[shown], values[shown], s=sizes[shown], color=BLUE,
+                           edgecolor="white", linewidth=0.5, zorder=3,
+                           label="largest Cook's distances")  # fmt: skip
+            else:
+                ax.scatter(case[~flips], values[~flips], s=sizes[~flips], color=BLUE,
+                           edgecolor="white", linewidth=0.5, zorder=3,
+                           label="conclusion holds")  # fmt: skip
             if flips.any():
                 ax.scatter(case[flips], values[flips], s=sizes[flips], color=VERMILLION,
                            marker="D", edgecolor="black", linewidth=0.5, zorder=4,
@@ -140,17 +162,24 @@ def influence_figure(model: ModelResult, alpha: float, show_ids: bool = False) -
         right.set_yscale("log")
         right.axhline(alpha, color=GREY, linewidth=1.0, linestyle="--",
                       label=f"\u03b1 = {apa.fmt_unit(alpha, 2)}")  # fmt: skip
-        right.axhline(model.fit.p[j], color=BLUE, linewidth=0.8, linestyle=":",
+        right.axhline(p_full, color=BLUE, linewidth=0.8, linestyle=":",
                       label="p with everyone")  # fmt: skip
         right.set_ylabel("p without the participant (log scale)")
-        shown = np.concatenate([p_without, [alpha, float(model.fit.p[j])]])
-        ticks, limits = p_axis_ticks(shown)
+        ticks, limits = p_axis_ticks(np.concatenate([p_drawn, [alpha, p_full]]))
+        labels = [p_tick_label(t) for t in ticks]
+        if below_floor or p_full <= P_FLOOR:
+            # The floor gets its own label; regular labels too close to it make room.
+            span = np.log10(limits[1] / P_FLOOR)
+            kept = [k for k, t in enumerate(ticks) if np.log10(t / P_FLOOR) > span / 12]
+            ticks = [P_FLOOR, *(ticks[k] for k in kept)]
+            labels = [f"<{p_tick_label(P_FLOOR)}", *(labels[k] for k in kept)]
+            limits = (P_FLOOR / 10 ** (0.03 * span), limits[1])
         right.set_ylim(*limits)
         right.yaxis.set_major_locator(FixedLocator(ticks))
-        right.yaxis.set_major_formatter(FixedFormatter([p_tick_label(t) for t in ticks]))
+        right.yaxis.set_major_formatter(FixedFormatter(labels))
         right.yaxis.set_minor_formatter(NullFormatter())  # unlabelled: labels never collide
         right.set_title("Unadjusted p without the participant", fontsize=9)
-        if show_ids:
+        if show_ids and not binned:
             ids = model.data.participant_ids
             for i in np.flatnonzero(flips | (cooks > 4.0 / max(len(cooks), 1))):
                 left.annotate(plot_text(ids[i]), (case[i], dfbeta[i]), xytext=(3, 3),
@@ -169,6 +198,19 @@ def influence_figure(model: ModelResult, alpha: float, show_ids: bool = False) -
         f"{apa.fmt_num(np.max(cooks)) if len(cooks) else '—'}). Leaving out "
         f"{apa.count_word(n_flips)} participant{'s' if n_flips != 1 else ''} would change "
         "the conclusion after correction for multiple comparisons."
+        + (
+            f" p-values below {P_FLOOR:g} (too small for a double) are drawn at the axis floor."
+            if below_floor
+            else ""
+        )
+        + (
+            f" The {len(case):,} participants are drawn as the range of their values in "
+            f"{bins} bins of consecutive participants, with the {TOP_INFLUENCE} largest Cook's "
+            "distances and every participant whose removal changes the conclusion drawn "
+            "individually."
+            if binned
+            else ""
+        )
     )
     return ReportFigure(
         name=f"influence_{file_stem(model.spec.key)}",
@@ -179,8 +221,18 @@ def influence_figure(model: ModelResult, alpha: float, show_ids: bool = False) -
             "term (left; dashed line at b) and its p without each participant (right; dashed "
             "line at \u03b1). Marker size: Cook's distance; diamonds: participants whose "
             "removal changes the corrected conclusion."
+            + (
+                f" Vertical lines: the range within bins of about {len(case) // max(bins, 1)} "
+                f"consecutive participants; points: the {TOP_INFLUENCE} largest Cook's distances."
+                if binned
+                else ""
+            )
+            + (" p-values below 10⁻³⁰⁸ are drawn at the axis floor." if below_floor else "")
         ),
         figure=fig,
+        summary=(
+            f"{title}: value ranges in {bins} bins of {len(case):,} participants" if binned else ""
+        ),
     )
 
 

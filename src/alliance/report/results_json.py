@@ -38,6 +38,11 @@ def _number(value: Any) -> float | int | None:
 
 def clean(value: Any) -> Any:
     """Recursively turn numpy scalars and arrays into JSON values, NaN into null."""
+    kind = type(value)  # the common plain types first: a large trial has a million values
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
     if isinstance(value, dict):
         return {str(k): clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
