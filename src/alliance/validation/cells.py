@@ -62,9 +62,7 @@ class Codes:
             np.array([c for c in canonical if c is not None], dtype=object)
         )
         table[~rejected] = accepted
-        bad_rows = np.zeros(len(self.codes), dtype=bool)
-        present = self.codes >= 0
-        bad_rows[present] = rejected[self.codes[present]]
+        bad_rows = np.append(rejected, False)[self.codes]
         return Codes(_recode(self.codes, table), np.asarray(labels, dtype=object)), bad_rows
 
 
@@ -81,10 +79,8 @@ def text_codes(series: pd.Series) -> Codes:
 
 def _recode(codes: np.ndarray, table: np.ndarray) -> np.ndarray:
     """``table[codes]`` where codes are present, -1 where they are -1."""
-    out = np.full(len(codes), -1, dtype=np.int64)
-    present = codes >= 0
-    out[present] = table[codes[present]]
-    return out
+    # One gather: code -1 takes the appended -1 (no masks over millions of rows).
+    return np.append(np.asarray(table, dtype=np.int64), -1)[codes]
 
 
 def phase_label(text: str) -> str | None:

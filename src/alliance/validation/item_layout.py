@@ -268,14 +268,15 @@ def _two_forms(
         )
 
 
-def _text_column(frame: pd.DataFrame, column: str) -> pd.Series:
-    values = text_codes(frame[column]).values()
-    return pd.Series(values, dtype="str")
-
-
-def _labels_column(codes: Codes) -> pd.Series:
-    labels = pd.array(list(codes.labels), dtype="str")
-    return pd.Series(labels.take(codes.codes, allow_fill=True))
+def _categorical(codes: Codes) -> pd.Categorical:
+    """A column as a Categorical of its labels, categories in sorted order: the codes made
+    once here are the ones scoring groups by (sorting by code sorts by text)."""
+    labels = np.asarray(codes.labels, dtype=object)
+    order = np.argsort(labels, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    sorted_codes = np.append(rank, -1)[codes.codes]  # code -1 (blank) stays -1
+    return pd.Categorical.from_codes(sorted_codes, categories=pd.Index(labels[order], dtype="str"))
 
 
 def validate_items(
@@ -341,13 +342,13 @@ def validate_items(
     problems.raise_if_any()
 
     out = pd.DataFrame(
-        {column: _labels_column(codes[column]) for column in REQUIRED if column != "value"}
+        {column: _categorical(codes[column]) for column in REQUIRED if column != "value"}
     )
     out["value"] = values.astype(np.float64)
     out[SOURCE_ROW] = frame[SOURCE_ROW].to_numpy(dtype=np.int64)
     for column in OPTIONAL:
         if column in frame:
-            out[column] = _text_column(frame, column)
+            out[column] = _categorical(text_codes(frame[column]))
     ignored = [c for c in frame.columns if c not in (*REQUIRED, *OPTIONAL, SOURCE_ROW)]
     if ignored:
         warnings.append(
