@@ -24,6 +24,7 @@ from alliance.instruments.reliability import reliability_table
 from alliance.instruments.scoring import score_items
 from alliance.validation.item_layout import validate_items
 from alliance.validation.layout import detect_layout
+from alliance.threads import blas_threads
 from alliance.validation.scored_layout import validate_scored
 
 if TYPE_CHECKING:  # the models stage loads only for analyze: validate and score stay light
@@ -62,9 +63,10 @@ def load_data(path: Path, mapping: Path | None = None, decimal: str = ".") -> Lo
     decimal-comma locale). Raises ``DataError`` listing every problem when the file is not valid;
     a problem with a value the mapping produced also names the mapping's entry.
     """
-    raw = read_table(Path(path))
     if mapping is None:
-        return _validated(raw, Path(path), decimal)
+        # No name holds the table as read, so validation can let it go before scoring.
+        return _validated(read_table(Path(path)), Path(path), decimal)
+    raw = read_table(Path(path))
     column_mapping = load_mapping(Path(mapping))
     try:
         return _validated(apply_mapping(raw, column_mapping), Path(path), decimal)
@@ -198,7 +200,8 @@ def analyze(
     ledger = ledger_for(loaded, episodes)
     progress("models")
     reasons = _missing_reasons(loaded, episodes, plan_labels(plan))
-    models = fit_plan(episodes.frame, plan, reasons, seed)
+    with blas_threads():
+        models = fit_plan(episodes.frame, plan, reasons, seed)
     ledger = ledger.with_models(
         [ModelLedger(m.spec.key, m.data.participant_ids, m.data.excluded) for m in models]
     )

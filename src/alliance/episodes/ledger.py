@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from alliance.episodes.episodes import EpisodeSet
+from alliance.instruments.scoring import key_codes
 
 
 @dataclass(frozen=True)
@@ -128,27 +129,38 @@ def build_ledger(
 
 
 def participants_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """``participant_id, arm, phases, rows`` from an item or scored frame."""
-    grouped = frame.groupby("participant_id", sort=True)
-    ids = grouped.size()
+    """``participant_id, arm, phases, rows`` from an item or scored frame.
+
+    Counted on integer codes (bincount per phase), so millions of item rows cost a few passes
+    over small integer arrays: no grouping on text.
+    """
+    participant = key_codes(frame["participant_id"])
+    phase = key_codes(frame["phase"])
+    valid = participant.codes >= 0
+    n = len(participant.labels)
+    rows = np.bincount(participant.codes[valid], minlength=n)
     # Which phases each participant has, as a bit mask over the (few) phase labels, so the
     # label list is joined once per distinct combination rather than once per participant.
-    phase_codes, phase_labels = pd.factorize(frame["phase"], sort=True)
-    present = pd.DataFrame({j: phase_codes == j for j in range(len(phase_labels))})
-    has = present.groupby(frame["participant_id"].to_numpy(), sort=True).max()
-    masks = pd.Series(
-        (has.to_numpy(dtype=np.int64) << np.arange(len(phase_labels))).sum(axis=1),
-        index=has.index,
+    masks = np.zeros(n, dtype=np.int64)
+    for j in range(len(phase.labels)):
+        has = np.bincount(participant.codes[valid & (phase.codes == j)], minlength=n) > 0
+        masks |= has.astype(np.int64) << j
+    distinct = np.unique(masks)
+    names = np.array(
+        [",".join(str(label) for j, label in enumerate(phase.labels) if m >> j & 1) for m in distinct],
+        dtype=object,
     )
-    names = {
-        m: ",".join(str(label) for j, label in enumerate(phase_labels) if m >> j & 1)
-        for m in masks.unique()
-    }
+    # A participant's arm: the first non-missing one in row order.
+    arm = np.full(n, np.nan, dtype=object)
+    given = np.flatnonzero(valid & frame["arm"].notna().to_numpy())
+    who, first = np.unique(participant.codes[given], return_index=True)
+    arm[who] = frame["arm"].iloc[given[first]].to_numpy(dtype=object)
+    used = rows > 0
     return pd.DataFrame(
         {
-            "participant_id": ids.index.to_numpy(dtype=object),
-            "arm": grouped["arm"].first().to_numpy(),
-            "phases": masks.map(names).to_numpy(dtype=object),
-            "rows": ids.to_numpy(),
+            "participant_id": participant.labels[used],
+            "arm": arm[used],
+            "phases": names[np.searchsorted(distinct, masks[used])],
+            "rows": rows[used],
         }
     )

@@ -122,11 +122,30 @@ def _item_columns(items: pd.Series, inst: Instrument) -> np.ndarray:
     return table[item.codes]  # code -1 (missing) takes the last entry
 
 
+def distinct(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values of an int64 key and each entry's index among them.
+
+    Keys combined from codes usually fill a range not much wider than their count: then a
+    mark per possible value and a running count replace the sort ``np.unique`` does.
+    """
+    if len(key) == 0:
+        return key.copy(), np.zeros(0, dtype=np.int64)
+    low = int(key.min())
+    span = int(key.max()) - low + 1
+    if span > 2 * len(key) + 4096:
+        return np.unique(key, return_inverse=True)
+    offset = key - low
+    seen = np.zeros(span, dtype=bool)
+    seen[offset] = True
+    rank = np.cumsum(seen, dtype=np.int64) - 1
+    return np.flatnonzero(seen).astype(np.int64) + low, rank[offset]
+
+
 def _matrix(
     key: np.ndarray, column: np.ndarray, values: np.ndarray, width: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Distinct sorted keys and the (keys × width) matrix of ``values``, NaN where absent."""
-    rows, row_of = np.unique(key, return_inverse=True)
+    rows, row_of = distinct(key)
     matrix = np.full((len(rows), width), np.nan)
     matrix[row_of, column] = values
     return rows, matrix
@@ -250,7 +269,7 @@ def _carried_columns(
     (-1: a row without participant or phase); and the number of pairs."""
     n_phase = len(occasions.phase.labels) + 1
     pair = (occasions.participant.codes + 1) * n_phase + (occasions.phase.codes + 1)
-    pairs, group = np.unique(pair, return_inverse=True)
+    pairs, group = distinct(pair)
     if "source_row" in items:
         source_row = items["source_row"].to_numpy()
         ascending = len(source_row) < 2 or bool(np.all(source_row[1:] >= source_row[:-1]))

@@ -166,6 +166,12 @@ def _duplicates(
     valid = np.logical_and.reduce([p.codes >= 0 for p in parts])
     key = combined_key([p.codes for p in parts], [len(p.labels) for p in parts])
     position = np.flatnonzero(valid)
+    # The usual file repeats nothing: one sort of the integer keys says so (hashing millions
+    # of keys costs several times more); only a file with repeats takes the detailed pass.
+    ordered = np.sort(key[position])
+    if not np.any(ordered[1:] == ordered[:-1]):
+        return keep, []
+    del ordered
     repeated = pd.Series(key[position]).duplicated(keep=False).to_numpy()
     position = position[repeated]
     if len(position) == 0:
@@ -237,13 +243,22 @@ def _two_forms(
     labels = parts[3].labels
     family_codes, family_labels = pd.factorize(np.array([family_of[c] for c in labels]))
     occasion = combined_key([p.codes for p in parts[:3]], [len(p.labels) for p in parts[:3]])
+    # Each (occasion, instrument) once, at its first row, in file order: a sort of one integer
+    # key, then the few hundred thousand pairs go on as a frame.
+    position = np.flatnonzero(valid)
+    pair = combined_key(
+        [occasion[position], parts[3].codes[position]],
+        [int(occasion.max(initial=0)) + 1, len(labels)],
+    )
+    _, first = np.unique(pair, return_index=True)
+    position = position[np.sort(first)]
     pairs = pd.DataFrame(
         {
-            "occasion": occasion[valid],
-            "instrument": parts[3].codes[valid],
-            "position": np.flatnonzero(valid),
+            "occasion": occasion[position],
+            "instrument": parts[3].codes[position],
+            "position": position,
         }
-    ).drop_duplicates(["occasion", "instrument"])
+    )
     pairs["family"] = family_codes[pairs["instrument"].to_numpy()]
     forms = pairs.groupby(["occasion", "family"])["instrument"].transform("size")
     clashes = pairs.loc[forms.to_numpy() > 1].sort_values("position")
