@@ -13,7 +13,6 @@ from collections.abc import Collection, Mapping
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
 
 from alliance.instruments.registry import Instrument, load_instruments
 from alliance.instruments.scoring import key_codes, response_matrix, unit_matrix
@@ -64,6 +63,10 @@ def one_factor_loadings(matrix: np.ndarray) -> np.ndarray:
         # a report spent on reliability.
         lam = loadings_for(psi)
         return np.asarray((lam**2 + psi - np.diag(corr)) / psi**2)
+
+    # Imported here: scipy.optimize alone costs a second of start-up, which validate and
+    # score (that never fit a factor model) should not pay.
+    from scipy import optimize
 
     start = (1 - 0.5 / np.diag(np.linalg.inv(corr))).clip(0.005, 1)  # factanal's start
     result = optimize.minimize(
