@@ -22,9 +22,9 @@ from alliance.instruments.labels import missing_text
 from alliance.instruments.registry import load_instruments
 from alliance.instruments.reliability import reliability_table
 from alliance.instruments.scoring import score_items
+from alliance.threads import blas_threads
 from alliance.validation.item_layout import validate_items
 from alliance.validation.layout import detect_layout
-from alliance.threads import blas_threads
 from alliance.validation.scored_layout import validate_scored
 
 if TYPE_CHECKING:  # the models stage loads only for analyze: validate and score stay light

@@ -229,9 +229,7 @@ def episode_items(
     return out
 
 
-def _borrowed_pairs(
-    episodes: pd.DataFrame, instruments: Mapping[str, Instrument]
-) -> pd.DataFrame:
+def _borrowed_pairs(episodes: pd.DataFrame, instruments: Mapping[str, Instrument]) -> pd.DataFrame:
     """``participant_id, instrument`` of every instrument whose baseline an episode borrowed."""
     text = episodes["baseline_borrowed"].fillna("").astype(str)
     given = episodes.loc[text.to_numpy(dtype=object) != "", ["participant_id"]]

@@ -147,7 +147,10 @@ def participants_table(frame: pd.DataFrame) -> pd.DataFrame:
         masks |= has.astype(np.int64) << j
     distinct = np.unique(masks)
     names = np.array(
-        [",".join(str(label) for j, label in enumerate(phase.labels) if m >> j & 1) for m in distinct],
+        [
+            ",".join(str(label) for j, label in enumerate(phase.labels) if m >> j & 1)
+            for m in distinct
+        ],
         dtype=object,
     )
     # A participant's arm: the first non-missing one in row order.

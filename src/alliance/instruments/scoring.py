@@ -86,9 +86,9 @@ class Occasions:
         """One int64 per row; ordering by it orders by participant, then phase, then timepoint."""
         n_phase, n_time = len(self.phase.labels) + 1, len(self.timepoint.labels) + 1
         # +1 so a missing (-1) code keeps its own place, before every label.
-        return (
-            (self.participant.codes + 1) * n_phase + (self.phase.codes + 1)
-        ) * n_time + (self.timepoint.codes + 1)
+        return ((self.participant.codes + 1) * n_phase + (self.phase.codes + 1)) * n_time + (
+            self.timepoint.codes + 1
+        )
 
     def split(self, key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The (participant, phase, timepoint) codes of combined keys."""
@@ -273,17 +273,15 @@ def _carried_columns(
     if "source_row" in items:
         source_row = items["source_row"].to_numpy()
         ascending = len(source_row) < 2 or bool(np.all(source_row[1:] >= source_row[:-1]))
-        order = (
-            np.arange(len(items)) if ascending else np.argsort(source_row, kind="stable")
-        )
+        order = np.arange(len(items)) if ascending else np.argsort(source_row, kind="stable")
     else:
         order = np.arange(len(items))
     participant = pairs // n_phase - 1
     phase = pairs % n_phase - 1
     base = {
-        "participant_id": pd.Series(
-            _categorical(participant, occasions.participant.labels)
-        ).astype("str"),
+        "participant_id": pd.Series(_categorical(participant, occasions.participant.labels)).astype(
+            "str"
+        ),
         "phase": pd.Series(_categorical(phase, occasions.phase.labels)).astype("str"),
     }
     for name in CARRIED:
@@ -335,7 +333,7 @@ def score_items(
     values = items["value"].to_numpy(dtype="float64")
     n_time = len(occasions.timepoint.labels) + 1
     columns: dict[str, np.ndarray] = {}
-    status_parts = []
+    status_parts: list[pd.DataFrame] = []
     for index in np.flatnonzero(present):
         inst = instruments[str(instrument.labels[index])]
         fraction = overrides.get(inst.code, inst.min_fraction_present)
@@ -352,14 +350,19 @@ def score_items(
         holder[first] = mine
         group = pair_group[holder]
         timepoint = rows % n_time - 1
-        scores, statuses = _instrument_scores(matrix, inst, fraction)
-        for name, value in scores:
+        values_of, statuses = _instrument_scores(matrix, inst, fraction)
+        for name, value in values_of:
             for t in np.unique(timepoint[timepoint >= 0]):
                 at = timepoint == t
                 column = f"{name}__{occasions.timepoint.labels[t]}"
                 if column not in columns:
                     columns[column] = np.full(n_slots, np.nan)
-                columns[column][group[at]] = value[at]
+                # Forms of one family (WAI, WAI-S) share score columns; at an occasion with
+                # two (only in an unvalidated frame) the first form in code order with a
+                # value gives it, as a pivot taking the first non-missing value would.
+                target, slots, given = columns[column], group[at], value[at]
+                empty = np.isnan(target[slots])
+                target[slots[empty]] = given[empty]
         frame = occasions.frame(rows)
         status_parts.extend(
             frame.assign(
@@ -376,7 +379,7 @@ def score_items(
         [base, pd.DataFrame({c: columns[c][kept] for c in sorted(columns)}, index=base.index)],
         axis=1,
     ).reset_index(drop=True)
-    status = pd.concat(status_parts, ignore_index=True)
+    status: pd.DataFrame = pd.concat(status_parts, ignore_index=True)
     for column in ("instrument", "score"):
         status[column] = status[column].astype("category")
     return ScoredItems(scores=scores, status=status)

@@ -264,9 +264,9 @@ def _two_forms(
     clashes = pairs.loc[forms.to_numpy() > 1].sort_values("position")
     source_row = frame[SOURCE_ROW].to_numpy()
     for _, group in clashes.groupby(["occasion", "family"], sort=False):
-        first = int(group["position"].iloc[0])
+        at = int(group["position"].iloc[0])
         names = [labels[i] for i in group["instrument"]]
-        pid, phase, timepoint = (p.labels[p.codes[first]] for p in parts[:3])
+        pid, phase, timepoint = (p.labels[p.codes[at]] for p in parts[:3])
         family_name = family_labels[int(group["family"].iloc[0])]
         problems.add(
             "two forms",
