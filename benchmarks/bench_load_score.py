@@ -154,8 +154,12 @@ def main() -> None:
     print("(fastest of", args.repeat, "runs each; a shared machine makes absolute times vary,")
     print(" the ratios are measured in the same run)\n")
     stages = ", ".join(f"{k} {v:.2f} s" for k, v in ours["stages"].items())
-    print(f"alliance read+validate+score  {ours['seconds']:6.2f} s  ({stages}), peak {ours_mb:,.0f} MB")
-    print(f"pandas read_csv(pyarrow)      {bare['seconds']:6.2f} s  (read only), peak {bare_mb:,.0f} MB")
+    print(
+        f"alliance read+validate+score  {ours['seconds']:6.2f} s  ({stages}), peak {ours_mb:,.0f} MB"
+    )
+    print(
+        f"pandas read_csv(pyarrow)      {bare['seconds']:6.2f} s  (read only), peak {bare_mb:,.0f} MB"
+    )
     if polars_result is not None:
         result, _, polars_mb = polars_result
         print(
