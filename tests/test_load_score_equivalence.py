@@ -216,3 +216,31 @@ def test_episodes_match_the_previous_implementation(simulated):
         new_rel = reliability_table(mine, INSTRUMENTS)
         old_rel = old_reliability.reliability_table(theirs, INSTRUMENTS)
         pd.testing.assert_frame_equal(new_rel, old_rel, check_exact=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.sampled_from(["1", "2.5", "", "x", " 3 ", "1e3", "nan", "1,5", "NA"]),
+            min_size=3,
+            max_size=3,
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_number_block_reads_categorical_columns_as_text_columns(rows):
+    """A scored file read by the columnar reader (Categorical columns) gives every cell the
+    verdict the same file as text columns gets."""
+    from alliance.validation.cells import read_number_block
+
+    text = pd.DataFrame(rows, columns=["a", "b", "c"]).replace("", None).astype("str")
+    categorical = text.astype("category")
+    columns = ["a", "b", "c"]
+    expected = read_number_block(text, columns, {})
+    got = read_number_block(categorical, columns, {})
+    for column in columns:
+        np.testing.assert_array_equal(got.parsed[column].values, expected.parsed[column].values)
+        np.testing.assert_array_equal(got.parsed[column].kinds, expected.parsed[column].kinds)
+        assert list(got.texts(categorical, column)) == list(expected.texts(text, column))
