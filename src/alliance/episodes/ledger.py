@@ -61,7 +61,9 @@ class Ledger:
     def check(self) -> None:
         """The counts must add up; a failure here is a bug, never a user error."""
         assert self.rows_scored + self.rows_missing_value + self.rows_duplicate == self.rows_in
-        assert self.episodes + len(self.excluded()) == self.participants_in
+        assert self.episodes + int(self.participants["episode_phase"].isna().sum()) == (
+            self.participants_in
+        )
         for model in self.models:
             assert len(model.included) + len(model.excluded) == self.episodes, model.key
 
@@ -93,12 +95,12 @@ class Ledger:
         frame["status"] = frame["episode_phase"].map(
             lambda p: "episode" if isinstance(p, str) else "excluded"
         )
+        ids = frame["participant_id"].astype(str)
         for model in self.models:
-            included = set(model.included)
-            frame[model.key] = [
-                "included" if pid in included else model.excluded.get(pid, "")
-                for pid in frame["participant_id"]
-            ]
+            reasons = pd.Series(model.excluded, dtype=object)
+            status = ids.map(reasons).fillna("").to_numpy(dtype=object)
+            status[ids.isin(pd.Index(model.included, dtype=object)).to_numpy()] = "included"
+            frame[model.key] = status
         return frame
 
 
@@ -111,14 +113,16 @@ def build_ledger(
 ) -> Ledger:
     """Participants (``participant_id, arm, phases, rows``) joined with their episode or reason."""
     frame = participants.copy()
-    episode_phase = dict(
-        zip(episodes.frame["participant_id"], episodes.frame["episode_phase"], strict=True)
+    episode_phase = pd.Series(
+        episodes.frame["episode_phase"].to_numpy(dtype=object),
+        index=episodes.frame["participant_id"].to_numpy(dtype=object),
     )
-    reasons = dict(
-        zip(episodes.excluded["participant_id"], episodes.excluded["reason"], strict=True)
+    reasons = pd.Series(
+        episodes.excluded["reason"].to_numpy(dtype=object),
+        index=episodes.excluded["participant_id"].to_numpy(dtype=object),
     )
     frame["episode_phase"] = frame["participant_id"].map(episode_phase)
-    frame["reason"] = [reasons.get(pid, "") for pid in frame["participant_id"]]
+    frame["reason"] = frame["participant_id"].map(reasons).fillna("").to_numpy(dtype=object)
     return Ledger(
         rows_in=rows_in,
         rows_scored=rows_in - rows_missing_value - rows_duplicate,
