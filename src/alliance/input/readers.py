@@ -61,6 +61,7 @@ FORMATS = {
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
 _SNIFF_BYTES = 1 << 16
+_DICTIONARY_COLUMNS = 64
 
 
 @dataclass(frozen=True, eq=False)
@@ -367,10 +368,12 @@ def _plain(data: bytes) -> bool:
 
 
 def _read_columnar(data: bytes, sep: str) -> tuple[list[Any], pd.DataFrame] | None:
-    """Header and cells of a plain text file read by Arrow's CSV parser (multi-threaded, in C++),
-    every column dictionary-encoded: a column of millions of cells holding a few dozen
-    distinct texts arrives as small integer codes (a pandas Categorical), which validation
-    takes over without factorizing again.
+    """Header and cells of a plain text file read by Arrow's CSV parser (multi-threaded, in C++).
+
+    Up to 64 columns, every column is dictionary-encoded: a column of millions of cells
+    holding a few dozen distinct texts arrives as small integer codes (a pandas Categorical),
+    which validation takes over without factorizing again. Wider files arrive as text, as the
+    general reader gives them.
 
     None when the parser meets a row of another width than the header (the general reader
     then names every such row, exactly as before) or anything else it cannot read.
@@ -388,7 +391,12 @@ def _read_columnar(data: bytes, sep: str) -> tuple[list[Any], pd.DataFrame] | No
         ragged.append(True)
         return "skip"
 
-    text = pa.dictionary(pa.int32(), pa.string())
+    # A long file of few columns (the item layout) gains from dictionary encoding; a wide one
+    # (a scored file of thousands of score columns) would pay a Categorical per column, so
+    # its cells stay text, validated as one block (validation/cells.read_number_block).
+    text = (
+        pa.dictionary(pa.int32(), pa.string()) if len(names) <= _DICTIONARY_COLUMNS else pa.string()
+    )
     try:
         table = pacsv.read_csv(
             pa.py_buffer(data),
