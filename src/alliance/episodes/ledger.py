@@ -98,7 +98,7 @@ class Ledger:
         ids = frame["participant_id"].astype(str)
         for model in self.models:
             reasons = pd.Series(model.excluded, dtype=object)
-            status = ids.map(reasons).fillna("").to_numpy(dtype=object)
+            status = ids.map(reasons).fillna("").to_numpy(dtype=object, copy=True)
             status[ids.isin(pd.Index(model.included, dtype=object)).to_numpy()] = "included"
             frame[model.key] = status
         return frame
