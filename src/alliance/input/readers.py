@@ -36,6 +36,7 @@ import threading
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -418,8 +419,12 @@ def _read_columnar(data: bytes, sep: str) -> tuple[list[Any], pd.DataFrame] | No
         return None
     if ragged:
         return None
-    cells = table.to_pandas()
+    # Each column's Arrow memory is released as soon as it is converted, and what Arrow's
+    # allocator kept is handed back to the operating system: the parse of a file of millions
+    # of rows would otherwise stay in the process's memory until it ends.
+    cells = table.to_pandas(self_destruct=True, split_blocks=True)
     del table
+    pa.default_memory_pool().release_unused()
     cells.columns = pd.RangeIndex(len(names))
     return header, cells
 
@@ -544,7 +549,9 @@ def _finish(path: Path, header: list[Any], cells: pd.DataFrame) -> tuple[pd.Data
     file = path.name
     problems = ProblemCollector(file)
     names = [_column_name(c) for c in header]
-    cells = cells.copy() if cells.shape[1] == len(names) else cells.iloc[:, : len(names)].copy()
+    # ``cells`` is the reader's own frame: relabelled in place rather than copied.
+    if cells.shape[1] != len(names):
+        cells = cells.iloc[:, : len(names)]
     cells.columns = pd.RangeIndex(len(names))
     keep = []
     for index, name in enumerate(names):
@@ -619,6 +626,10 @@ def _spreadsheet_text(
     return header, cells
 
 
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def _background(work: Callable[[], str]) -> Callable[[], str]:
     """Run ``work`` on a daemon thread; the returned function waits for and gives its result."""
     result: list[str] = []
@@ -672,7 +683,7 @@ def read_table(path: Path) -> RawTable:
     # The digest is computed on another thread while the file is parsed (hashlib releases
     # the interpreter lock on large buffers): on a file of millions of rows it costs about
     # as much as a fifth of the parse.
-    digest = _background(lambda: hashlib.sha256(data).hexdigest())
+    digest = _background(partial(_sha256, data))
     if not data[:_SNIFF_BYTES].strip(b" \t\r\n\x00") and not data.strip(b" \t\r\n\x00"):
         raise _fail(file, "file is empty", "choose the file that holds the data")
     kind = _sniff(data)
@@ -700,6 +711,7 @@ def read_table(path: Path) -> RawTable:
     if not header:
         raise _fail(file, "file is empty", "choose the file that holds the data")
     header, cells = _spreadsheet_text(suffix, data, header, cells)
+    del data  # the file's bytes are not needed past here (the digest thread holds its own)
     frame, synthetic = _finish(path, header, cells)
     value_labels = {
         _column_name(k): v for k, v in labels.items() if _column_name(k) in frame.columns
