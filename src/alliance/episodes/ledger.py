@@ -98,10 +98,17 @@ class Ledger:
         ids = frame["participant_id"].astype(str)
         for model in self.models:
             reasons = pd.Series(model.excluded, dtype=object)
-            status = ids.map(reasons).fillna("").to_numpy(dtype=object, copy=True)
+            status = _text_or_blank(ids.map(reasons))
             status[ids.isin(pd.Index(model.included, dtype=object)).to_numpy()] = "included"
             frame[model.key] = status
         return frame
+
+
+def _text_or_blank(mapped: pd.Series) -> np.ndarray:
+    """The mapped texts as a new object array, "" where nothing was mapped."""
+    values = mapped.to_numpy(dtype=object, copy=True)
+    values[mapped.isna().to_numpy()] = ""
+    return values
 
 
 def build_ledger(
@@ -122,7 +129,7 @@ def build_ledger(
         index=episodes.excluded["participant_id"].to_numpy(dtype=object),
     )
     frame["episode_phase"] = frame["participant_id"].map(episode_phase)
-    frame["reason"] = frame["participant_id"].map(reasons).fillna("").to_numpy(dtype=object)
+    frame["reason"] = _text_or_blank(frame["participant_id"].map(reasons))
     return Ledger(
         rows_in=rows_in,
         rows_scored=rows_in - rows_missing_value - rows_duplicate,
