@@ -223,31 +223,6 @@ def _instrument_scores(
 STATUSES = ("complete", "prorated", "too_few_items")
 
 
-def score_instrument(
-    items: pd.DataFrame, inst: Instrument, min_fraction: float
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Long scores (KEYS, score, value) and status rows for one instrument's responses."""
-    rows, matrix = response_matrix(items, inst)
-    values, statuses = _instrument_scores(matrix, inst, min_fraction)
-    long = pd.concat(
-        [rows.assign(score=name, value=value) for name, value in values], ignore_index=True
-    )
-    status = pd.concat(
-        [
-            rows.assign(
-                instrument=inst.code,
-                score=name,
-                n_items=n_units,
-                n_present=n_present,
-                status=np.asarray(STATUSES, dtype=object)[code],
-            )
-            for name, n_units, n_present, code in statuses
-        ],
-        ignore_index=True,
-    )
-    return long, status
-
-
 def _first_present(
     group: np.ndarray, order: np.ndarray, column: pd.Series, n_groups: int
 ) -> pd.Series:
