@@ -10,13 +10,13 @@ is repeated; the fastest run counts, which is the least disturbed by other work 
 - polars read + group-by + pivot (sums per participant, phase, timepoint and instrument, no
   validation, no subscales), when polars is installed;
 - the whole ``alliance score FILE --out scores.csv`` command, start-up and writing included;
-- with ``--analyze``: ``alliance analyze`` of a 20,000-participant trial (peak memory, report
-  size).
+- ``alliance analyze`` of a 20,000-participant trial (``simulate --n 20000 --seed 1``): peak
+  memory and report size (``--quick`` leaves it out: it takes a few minutes).
 
 Goals (issue 18): ``alliance score`` within 5x the bare pyarrow read and under 1 GB;
 ``analyze`` at n = 20,000 under 2 GB with a report under 10 MB.
 
-    python benchmarks/bench_load_score.py [--participants 10000] [--repeat 3] [--analyze]
+    python benchmarks/bench_load_score.py [--participants 10000] [--repeat 3] [--quick]
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def main() -> None:
     parser.add_argument("--participants", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--analyze", action="store_true", help="also analyze n = 20,000")
+    parser.add_argument("--quick", action="store_true", help="leave out analyze at n = 20,000")
     args = parser.parse_args()
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
@@ -141,7 +141,7 @@ def main() -> None:
             key=lambda r: r[1],
         )
         analyze = None
-        if args.analyze:
+        if not args.quick:
             big = Path(tmp) / "n20000.csv"
             run(alliance("simulate", "--n", "20000", "--seed", "1", "--out", str(big)), env)
             folder = Path(tmp) / "analysis"
