@@ -138,6 +138,8 @@ def plain_files(draw):
     sep = draw(st.sampled_from([",", ";", "\t"]))
     newline = draw(st.sampled_from(["\n", "\r\n"]))
     lines = [sep.join(header)] + [sep.join(row) for row in body]
+    for _ in range(draw(st.integers(0, 2))):  # blank lines, anywhere after the header
+        lines.insert(draw(st.integers(1, len(lines))), "")
     end = newline if draw(st.booleans()) else ""
     return (newline.join(lines) + end).encode("utf-8"), sep
 
@@ -145,7 +147,7 @@ def plain_files(draw):
 def _read(path: Path, general: bool, monkeypatch) -> object:
     with monkeypatch.context() as patch:
         if general:
-            patch.setattr(readers, "_plain", lambda data: False)
+            patch.setattr(readers, "_plain", lambda data, sep: False)
         try:
             raw = readers.read_table(path)
         except readers.DataError as error:

@@ -354,16 +354,21 @@ def _check_ragged(data: bytes, sep: str, file: str) -> None:
     raise problems.error()
 
 
-def _plain(data: bytes) -> bool:
-    """Text the columnar reader reads exactly as the general reader does: no quotes, no blank
-    lines, no bare carriage returns and no cell a writer neutralised against formulas.
+def _plain(data: bytes, sep: str) -> bool:
+    """Text the columnar reader reads exactly as the general reader does: no quotes, no bare
+    carriage returns, no cell a writer neutralised against formulas, and no blank lines in a
+    file of one column (in a wider file the parser stops at a blank line, as at any row of
+    another width, and the general reader takes over).
 
     Anything else (rare in the large exports this path is for) goes through the general
     reader, whose rules and messages are the reference. Each test is a byte search in C.
     """
-    if b'"' in data or b"\n\n" in data or data.startswith((b"\n", b"\r")):
+    if b'"' in data or data.startswith((b"\n", b"\r")):
         return False
     if b"\r" in data and (b"\n\r\n" in data or data.count(b"\r") != data.count(b"\r\n")):
+        return False
+    end = data.find(b"\n")
+    if sep.encode() not in data[: end if end >= 0 else len(data)] and b"\n\n" in data:
         return False
     return b"'" not in data or not may_hold_neutralised(data)
 
@@ -376,8 +381,8 @@ def _read_columnar(data: bytes, sep: str) -> tuple[list[Any], pd.DataFrame] | No
     which validation takes over without factorizing again. Wider files arrive as text, as the
     general reader gives them.
 
-    None when the parser meets a row of another width than the header (the general reader
-    then names every such row, exactly as before) or anything else it cannot read.
+    None when the parser stops at a row of another width than the header (the general
+    reader then names every such row, exactly as before) or at anything else.
     """
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -386,12 +391,6 @@ def _read_columnar(data: bytes, sep: str) -> tuple[list[Any], pd.DataFrame] | No
     first = data[: end if end >= 0 else len(data)].removesuffix(b"\r").decode("utf-8")
     header: list[Any] = [cell if cell else np.nan for cell in first.split(sep)]
     names = [f"c{i}" for i in range(len(header))]
-    ragged = []
-
-    def on_ragged(_: Any) -> str:
-        ragged.append(True)
-        return "skip"
-
     # A long file of few columns (the item layout) gains from dictionary encoding; a wide one
     # (a scored file of thousands of score columns) would pay a Categorical per column, so
     # its cells stay text, validated as one block (validation/cells.read_number_block).
@@ -406,7 +405,6 @@ def _read_columnar(data: bytes, sep: str) -> tuple[list[Any], pd.DataFrame] | No
                 delimiter=sep,
                 quote_char=False,
                 ignore_empty_lines=False,
-                invalid_row_handler=on_ragged,
             ),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(names, text),
@@ -416,8 +414,8 @@ def _read_columnar(data: bytes, sep: str) -> tuple[list[Any], pd.DataFrame] | No
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    if ragged:
+        # A row of another width than the header (or a blank line in a wider file), or
+        # anything else the parser refuses.
         return None
     # Each column's Arrow memory is released as soon as it is converted, and what Arrow's
     # allocator kept is handed back to the operating system: the parse of a file of millions
@@ -432,7 +430,7 @@ def _read_columnar(data: bytes, sep: str) -> tuple[list[Any], pd.DataFrame] | No
 def _read_text(data: bytes, path: Path) -> tuple[list[Any], pd.DataFrame]:
     data = _utf8(data, path.name)
     sep = _delimiter(data, path.suffix.lower())
-    if _plain(data):
+    if _plain(data, sep):
         columnar = _read_columnar(data, sep)
         if columnar is not None:
             return columnar
