@@ -143,18 +143,19 @@ def distinct(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _matrix(
     key: np.ndarray, column: np.ndarray, values: np.ndarray, width: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct sorted keys and the (keys × width) matrix of ``values``, NaN where absent."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct sorted keys, each entry's row among them, and the (keys × width) matrix of
+    ``values``, NaN where absent."""
     rows, row_of = distinct(key)
     matrix = np.full((len(rows), width), np.nan)
     matrix[row_of, column] = values
-    return rows, matrix
+    return rows, row_of, matrix
 
 
 def response_matrix(items: pd.DataFrame, inst: Instrument) -> tuple[pd.DataFrame, np.ndarray]:
     """Rows (participant, phase, timepoint) and the (rows × items) response matrix, NaN = missing."""
     occasions = Occasions.of(items)
-    rows, matrix = _matrix(
+    rows, _, matrix = _matrix(
         occasions.key,
         _item_columns(items["item"], inst),
         items["value"].to_numpy(dtype="float64"),
@@ -299,7 +300,7 @@ def score_items(
     instrument = key_codes(items["instrument"])
     present = np.bincount(instrument.codes[instrument.codes >= 0], minlength=len(instrument.labels))
     if not present.any():
-        return ScoredItems(base, pd.DataFrame())
+        return ScoredItems(base.reset_index(drop=True), pd.DataFrame())
     key = occasions.key
     # One slot per (participant, phase) pair, plus a last one that rows of no kept pair
     # (group -1) write to and nobody reads.
@@ -313,16 +314,15 @@ def score_items(
         inst = instruments[str(instrument.labels[index])]
         fraction = overrides.get(inst.code, inst.min_fraction_present)
         mine = np.flatnonzero(instrument.codes == index)
-        rows, matrix = _matrix(
+        rows, row_of, matrix = _matrix(
             key[mine],
             _item_columns(item.iloc[mine], inst),
             values[mine],
             len(inst.item_codes),
         )
         # Each occasion's (participant, phase) group and timepoint, from one row holding it.
-        first = np.searchsorted(rows, key[mine])
         holder = np.empty(len(rows), dtype=np.int64)
-        holder[first] = mine
+        holder[row_of] = mine
         group = pair_group[holder]
         timepoint = rows % n_time - 1
         values_of, statuses = _instrument_scores(matrix, inst, fraction)
