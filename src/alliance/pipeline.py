@@ -22,6 +22,7 @@ from alliance.instruments.labels import missing_text
 from alliance.instruments.registry import load_instruments
 from alliance.instruments.reliability import reliability_table
 from alliance.instruments.scoring import score_items
+from alliance.threads import blas_threads
 from alliance.validation.item_layout import validate_items
 from alliance.validation.layout import detect_layout
 from alliance.validation.scored_layout import validate_scored
@@ -64,9 +65,10 @@ def load_data(path: Path, mapping: Path | None = None, decimal: str = ".") -> Lo
     decimal-comma locale). Raises ``DataError`` listing every problem when the file is not valid;
     a problem with a value the mapping produced also names the mapping's entry.
     """
-    raw = read_table(Path(path))
     if mapping is None:
-        return _validated(raw, Path(path), decimal)
+        # No name holds the table as read, so validation can let it go before scoring.
+        return _validated(read_table(Path(path)), Path(path), decimal)
+    raw = read_table(Path(path))
     column_mapping = load_mapping(Path(mapping))
     if column_mapping.wide is not None:  # a wide export or CDISC file: reshaped first
         from alliance.input.wide import reshape
@@ -226,7 +228,8 @@ def analyze(
         missing = multiple_imputation(episodes.frame, plan, seed, workers)
     progress("models")
     reasons = _missing_reasons(loaded, episodes, plan_labels(plan))
-    models = fit_plan(episodes.frame, plan, reasons, seed) if plan.has_article_models else []
+    with blas_threads():
+        models = fit_plan(episodes.frame, plan, reasons, seed) if plan.has_article_models else []
     ledger = ledger.with_models(
         [ModelLedger(m.spec.key, m.data.participant_ids, m.data.excluded) for m in models]
     )

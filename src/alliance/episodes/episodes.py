@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from alliance.instruments.registry import Instrument
+from alliance.instruments.scoring import key_codes
 
 RANDOMIZED = "randomized"
 OPEN_LABEL = "open_label"
@@ -69,6 +70,24 @@ def _choose_phases(
     return phase, reason
 
 
+def _borrowed_text(fills: list[tuple[str, np.ndarray]], n: int) -> np.ndarray:
+    """Per episode, the comma-separated scores whose baseline was borrowed (in column order).
+
+    The names are joined once per distinct pattern of borrowed scores, not once per episode.
+    """
+    borrowed = np.full(n, "", dtype=object)
+    if not fills:
+        return borrowed
+    pattern = np.column_stack([fill for _, fill in fills])
+    patterns, which = np.unique(pattern, axis=0, return_inverse=True)
+    names = [score for score, _ in fills]
+    texts = np.array(
+        [",".join(name for name, used in zip(names, row, strict=True) if used) for row in patterns],
+        dtype=object,
+    )
+    return texts[which.reshape(-1)]
+
+
 def build_episodes(scores: pd.DataFrame, rule: str = "first_mdma") -> EpisodeSet:
     """Select each participant's MDMA episode from the scored frame.
 
@@ -100,8 +119,11 @@ def build_episodes(scores: pd.DataFrame, rule: str = "first_mdma") -> EpisodeSet
     phase, reason = _choose_phases(arm, has[RANDOMIZED], has[OPEN_LABEL], rule)
     chosen = phase != ""
     excluded = pd.DataFrame(
-        list(zip(ids.to_numpy()[~chosen], arm[~chosen], reason[~chosen], strict=True)),
-        columns=["participant_id", "arm", "reason"],
+        {
+            "participant_id": ids.to_numpy(dtype=object)[~chosen],
+            "arm": arm[~chosen].astype(object),
+            "reason": reason[~chosen].astype(object),
+        }
     )
     keys = pd.DataFrame(
         {
@@ -123,7 +145,7 @@ def build_episodes(scores: pd.DataFrame, rule: str = "first_mdma") -> EpisodeSet
         .reindex(frame["participant_id"])
     )
     crossover = (frame["phase"] == OPEN_LABEL).to_numpy() & has[RANDOMIZED][chosen]
-    borrowed = np.full(len(frame), "", dtype=object)
+    fills: list[tuple[str, np.ndarray]] = []
     for column in score_columns:
         score, timepoint = column.split("__", 1)
         fallback = f"{score}__{POST}"
@@ -133,7 +155,8 @@ def build_episodes(scores: pd.DataFrame, rule: str = "first_mdma") -> EpisodeSet
         fill = crossover & np.isnan(numeric[column]) & ~np.isnan(earlier)
         if fill.any():
             numeric[column] = np.where(fill, earlier, numeric[column])
-            borrowed[fill] = [f"{b},{score}" if b else score for b in borrowed[fill]]
+            fills.append((score, fill))
+    borrowed = _borrowed_text(fills, len(frame))
     frame = frame.reset_index(drop=True)
     leading = {
         "participant_id": frame["participant_id"],
@@ -159,31 +182,87 @@ def episode_items(
     ``baseline_borrowed``). Each participant keeps the rows of their episode's phase; where the
     episode's baseline of an instrument was borrowed from the end of the randomised phase, that
     phase's ``post`` responses stand in as the baseline, as they do for the score.
+
+    Rows are selected on integer codes (participant × phase, participant × instrument); the
+    result keeps the item frame's column types.
     """
-    phase_of = dict(zip(episodes["participant_id"], episodes["episode_phase"], strict=True))
-    episode_phase = items["participant_id"].map(phase_of)
-    own = items.loc[items["phase"] == episode_phase]
-    borrowed_scores = {
-        (str(pid), score)
-        for pid, text in zip(episodes["participant_id"], episodes["baseline_borrowed"], strict=True)
-        for score in str(text if isinstance(text, str) else "").split(",")
-        if score
-    }
-    if not borrowed_scores:
-        return own
-    borrowed = {
-        (pid, code)
-        for code, inst in instruments.items()
-        for pid, score in borrowed_scores
-        if score in inst.score_names
-    }
-    pairs = pd.MultiIndex.from_arrays(
-        [items["participant_id"].astype(str), items["instrument"].astype(str)]
+    participant = key_codes(items["participant_id"])
+    phase = key_codes(items["phase"])
+    labels = pd.Index(participant.labels, dtype="str")
+    where = labels.get_indexer(episodes["participant_id"].astype(str))
+    known = where >= 0
+    # Per participant code (last slot: a row without participant), the code of the episode's
+    # phase; -2 matches no row.
+    phase_code = pd.Index(phase.labels, dtype="str").get_indexer(
+        episodes["episode_phase"].astype(str)
     )
-    is_borrowed = pd.Series(pairs.isin(list(borrowed)), index=items.index)
-    drop = is_borrowed.loc[own.index] & (own["timepoint"] == BASELINE)
-    stand_in = items.loc[
-        is_borrowed & (items["phase"] == RANDOMIZED) & (items["timepoint"] == POST)
-    ]
-    stand_in = stand_in.assign(timepoint=BASELINE, phase=stand_in["participant_id"].map(phase_of))
-    return pd.concat([own.loc[~drop], stand_in], ignore_index=True)
+    episode_phase = np.full(len(labels) + 1, -2, dtype=np.int64)
+    episode_phase[where[known]] = np.where(phase_code[known] >= 0, phase_code[known], -2)
+    row_phase = episode_phase[participant.codes]
+    own = np.flatnonzero(phase.codes == row_phase)
+    borrowed = _borrowed_pairs(episodes, instruments)
+    if borrowed.empty:
+        return items.iloc[own]
+    instrument = key_codes(items["instrument"])
+    n_instruments = len(instrument.labels) + 1
+    pid = labels.get_indexer(borrowed["participant_id"])
+    code = pd.Index(instrument.labels, dtype="str").get_indexer(borrowed["instrument"])
+    pairs = pid[(pid >= 0) & (code >= 0)] * n_instruments + code[(pid >= 0) & (code >= 0)]
+    is_borrowed = np.isin(participant.codes * n_instruments + instrument.codes, pairs) & (
+        participant.codes >= 0
+    )
+    timepoint = key_codes(items["timepoint"])
+    at = {t: np.flatnonzero(timepoint.labels == t) for t in (BASELINE, POST)}
+    is_baseline = np.isin(timepoint.codes, at[BASELINE])
+    randomized = np.flatnonzero(phase.labels == RANDOMIZED)
+    stand_in = np.flatnonzero(
+        is_borrowed & np.isin(phase.codes, randomized) & np.isin(timepoint.codes, at[POST])
+    )
+    kept = own[~(is_borrowed[own] & is_baseline[own])]
+    out = items.iloc[np.concatenate([kept, stand_in])].reset_index(drop=True)
+    tail = len(kept)
+    out["timepoint"] = _set_tail(out["timepoint"], tail, np.full(len(stand_in), BASELINE))
+    phase_text = np.full(len(labels) + 1, None, dtype=object)
+    phase_text[where[known]] = episodes["episode_phase"].to_numpy(dtype=object)[known]
+    stand_phase = phase_text[participant.codes[stand_in]]
+    out["phase"] = _set_tail(out["phase"], tail, stand_phase)
+    return out
+
+
+def _borrowed_pairs(episodes: pd.DataFrame, instruments: Mapping[str, Instrument]) -> pd.DataFrame:
+    """``participant_id, instrument`` of every instrument whose baseline an episode borrowed."""
+    text = episodes["baseline_borrowed"].fillna("").astype(str)
+    given = episodes.loc[text.to_numpy(dtype=object) != "", ["participant_id"]]
+    if given.empty:
+        return pd.DataFrame({"participant_id": [], "instrument": []}, dtype=object)
+    scores = given.assign(score=text[given.index].str.split(",")).explode("score")
+    owners = pd.DataFrame(
+        [(name, code) for code, inst in instruments.items() for name in inst.score_names],
+        columns=["score", "instrument"],
+    )
+    pairs = scores.loc[scores["score"] != ""].merge(owners, on="score")
+    return pd.DataFrame(
+        {
+            "participant_id": pairs["participant_id"].astype(str).to_numpy(dtype=object),
+            "instrument": pairs["instrument"].to_numpy(dtype=object),
+        }
+    )
+
+
+def _set_tail(column: pd.Series, start: int, values: np.ndarray) -> pd.Series:
+    """``column`` with rows from ``start`` on replaced by ``values`` (text), type kept."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        present = [v for v in pd.unique(pd.Series(values, dtype=object).dropna())]
+        categories = column.cat.categories
+        added = [v for v in present if v not in set(categories)]
+        if added:
+            categories = pd.Index(sorted([*categories, *added]), dtype="str")
+            column = column.cat.set_categories(categories)
+        codes = column.cat.codes.to_numpy(dtype=np.int64).copy()
+        codes[start:] = categories.get_indexer(pd.Index(values, dtype="str"))
+        return pd.Series(
+            pd.Categorical.from_codes(codes, categories=categories), index=column.index
+        )
+    out = column.to_numpy(dtype=object).copy()
+    out[start:] = values
+    return pd.Series(out, index=column.index, dtype=column.dtype)

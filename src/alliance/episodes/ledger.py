@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from alliance.episodes.episodes import EpisodeSet
+from alliance.instruments.scoring import key_codes
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,9 @@ class Ledger:
     def check(self) -> None:
         """The counts must add up; a failure here is a bug, never a user error."""
         assert self.rows_scored + self.rows_missing_value + self.rows_duplicate == self.rows_in
-        assert self.episodes + len(self.excluded()) == self.participants_in
+        assert self.episodes + int(self.participants["episode_phase"].isna().sum()) == (
+            self.participants_in
+        )
         for model in self.models:
             assert len(model.included) + len(model.excluded) == self.episodes, model.key
 
@@ -92,13 +95,20 @@ class Ledger:
         frame["status"] = frame["episode_phase"].map(
             lambda p: "episode" if isinstance(p, str) else "excluded"
         )
+        ids = frame["participant_id"].astype(str)
         for model in self.models:
-            included = set(model.included)
-            frame[model.key] = [
-                "included" if pid in included else model.excluded.get(pid, "")
-                for pid in frame["participant_id"]
-            ]
+            reasons = pd.Series(model.excluded, dtype=object)
+            status = _text_or_blank(ids.map(reasons))
+            status[ids.isin(pd.Index(model.included, dtype=object)).to_numpy()] = "included"
+            frame[model.key] = status
         return frame
+
+
+def _text_or_blank(mapped: pd.Series) -> np.ndarray:
+    """The mapped texts as a new object array, "" where nothing was mapped."""
+    values = mapped.to_numpy(dtype=object, copy=True)
+    values[mapped.isna().to_numpy()] = ""
+    return values
 
 
 def build_ledger(
@@ -110,14 +120,16 @@ def build_ledger(
 ) -> Ledger:
     """Participants (``participant_id, arm, phases, rows``) joined with their episode or reason."""
     frame = participants.copy()
-    episode_phase = dict(
-        zip(episodes.frame["participant_id"], episodes.frame["episode_phase"], strict=True)
+    episode_phase = pd.Series(
+        episodes.frame["episode_phase"].to_numpy(dtype=object),
+        index=episodes.frame["participant_id"].to_numpy(dtype=object),
     )
-    reasons = dict(
-        zip(episodes.excluded["participant_id"], episodes.excluded["reason"], strict=True)
+    reasons = pd.Series(
+        episodes.excluded["reason"].to_numpy(dtype=object),
+        index=episodes.excluded["participant_id"].to_numpy(dtype=object),
     )
     frame["episode_phase"] = frame["participant_id"].map(episode_phase)
-    frame["reason"] = [reasons.get(pid, "") for pid in frame["participant_id"]]
+    frame["reason"] = _text_or_blank(frame["participant_id"].map(reasons))
     return Ledger(
         rows_in=rows_in,
         rows_scored=rows_in - rows_missing_value - rows_duplicate,
@@ -128,27 +140,41 @@ def build_ledger(
 
 
 def participants_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """``participant_id, arm, phases, rows`` from an item or scored frame."""
-    grouped = frame.groupby("participant_id", sort=True)
-    ids = grouped.size()
+    """``participant_id, arm, phases, rows`` from an item or scored frame.
+
+    Counted on integer codes (bincount per phase), so millions of item rows cost a few passes
+    over small integer arrays: no grouping on text.
+    """
+    participant = key_codes(frame["participant_id"])
+    phase = key_codes(frame["phase"])
+    valid = participant.codes >= 0
+    n = len(participant.labels)
+    rows = np.bincount(participant.codes[valid], minlength=n)
     # Which phases each participant has, as a bit mask over the (few) phase labels, so the
     # label list is joined once per distinct combination rather than once per participant.
-    phase_codes, phase_labels = pd.factorize(frame["phase"], sort=True)
-    present = pd.DataFrame({j: phase_codes == j for j in range(len(phase_labels))})
-    has = present.groupby(frame["participant_id"].to_numpy(), sort=True).max()
-    masks = pd.Series(
-        (has.to_numpy(dtype=np.int64) << np.arange(len(phase_labels))).sum(axis=1),
-        index=has.index,
+    masks = np.zeros(n, dtype=np.int64)
+    for j in range(len(phase.labels)):
+        has = np.bincount(participant.codes[valid & (phase.codes == j)], minlength=n) > 0
+        masks |= has.astype(np.int64) << j
+    distinct = np.unique(masks)
+    names = np.array(
+        [
+            ",".join(str(label) for j, label in enumerate(phase.labels) if m >> j & 1)
+            for m in distinct
+        ],
+        dtype=object,
     )
-    names = {
-        m: ",".join(str(label) for j, label in enumerate(phase_labels) if m >> j & 1)
-        for m in masks.unique()
-    }
+    # A participant's arm: the first non-missing one in row order.
+    arm = np.full(n, np.nan, dtype=object)
+    given = np.flatnonzero(valid & frame["arm"].notna().to_numpy())
+    who, first = np.unique(participant.codes[given], return_index=True)
+    arm[who] = frame["arm"].iloc[given[first]].to_numpy(dtype=object)
+    used = rows > 0
     return pd.DataFrame(
         {
-            "participant_id": ids.index.to_numpy(dtype=object),
-            "arm": grouped["arm"].first().to_numpy(),
-            "phases": masks.map(names).to_numpy(dtype=object),
-            "rows": ids.to_numpy(),
+            "participant_id": participant.labels[used],
+            "arm": arm[used],
+            "phases": names[np.searchsorted(distinct, masks[used])],
+            "rows": rows[used],
         }
     )

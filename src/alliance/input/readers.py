@@ -32,9 +32,11 @@ import csv
 import hashlib
 import io
 import re
+import threading
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,7 @@ FORMATS = {
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
 _SNIFF_BYTES = 1 << 16
+_DICTIONARY_COLUMNS = 64
 
 
 @dataclass(frozen=True, eq=False)
@@ -264,7 +267,8 @@ def _utf8(data: bytes, file: str) -> bytes:
 def _delimiter(data: bytes, suffix: str) -> str:
     if suffix == ".tsv":
         return "\t"
-    header = data.split(b"\n", 1)[0]
+    end = data.find(b"\n")
+    header = data[: end if end >= 0 else len(data)]
     if b"," not in header and b";" in header:
         return ";"
     return ","
@@ -350,9 +354,86 @@ def _check_ragged(data: bytes, sep: str, file: str) -> None:
     raise problems.error()
 
 
+def _plain(data: bytes, sep: str) -> bool:
+    """Text the columnar reader reads exactly as the general reader does: no quotes, no bare
+    carriage returns, no cell a writer neutralised against formulas, and no blank lines in a
+    file of one column (in a wider file the parser stops at a blank line, as at any row of
+    another width, and the general reader takes over).
+
+    Anything else (rare in the large exports this path is for) goes through the general
+    reader, whose rules and messages are the reference. Each test is a byte search in C.
+    """
+    if b'"' in data or data.startswith((b"\n", b"\r")):
+        return False
+    if b"\r" in data and (b"\n\r\n" in data or data.count(b"\r") != data.count(b"\r\n")):
+        return False
+    end = data.find(b"\n")
+    if sep.encode() not in data[: end if end >= 0 else len(data)] and b"\n\n" in data:
+        return False
+    return b"'" not in data or not may_hold_neutralised(data)
+
+
+def _read_columnar(data: bytes, sep: str) -> tuple[list[Any], pd.DataFrame] | None:
+    """Header and cells of a plain text file read by Arrow's CSV parser (multi-threaded, in C++).
+
+    Up to 64 columns, every column is dictionary-encoded: a column of millions of cells
+    holding a few dozen distinct texts arrives as small integer codes (a pandas Categorical),
+    which validation takes over without factorizing again. Wider files arrive as text, as the
+    general reader gives them.
+
+    None when the parser stops at a row of another width than the header (the general
+    reader then names every such row, exactly as before) or at anything else.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    end = data.find(b"\n")
+    first = data[: end if end >= 0 else len(data)].removesuffix(b"\r").decode("utf-8")
+    header: list[Any] = [cell if cell else np.nan for cell in first.split(sep)]
+    names = [f"c{i}" for i in range(len(header))]
+    # A long file of few columns (the item layout) gains from dictionary encoding; a wide one
+    # (a scored file of thousands of score columns) would pay a Categorical per column, so
+    # its cells stay text, validated as one block (validation/cells.read_number_block).
+    text = (
+        pa.dictionary(pa.int32(), pa.string()) if len(names) <= _DICTIONARY_COLUMNS else pa.string()
+    )
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(data),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+            parse_options=pacsv.ParseOptions(
+                delimiter=sep,
+                quote_char=False,
+                ignore_empty_lines=False,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, text),
+                strings_can_be_null=True,
+                null_values=[""],
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        # A row of another width than the header (or a blank line in a wider file), or
+        # anything else the parser refuses.
+        return None
+    # Each column's Arrow memory is released as soon as it is converted, and what Arrow's
+    # allocator kept is handed back to the operating system: the parse of a file of millions
+    # of rows would otherwise stay in the process's memory until it ends.
+    cells = table.to_pandas(self_destruct=True, split_blocks=True)
+    del table
+    pa.default_memory_pool().release_unused()
+    cells.columns = pd.RangeIndex(len(names))
+    return header, cells
+
+
 def _read_text(data: bytes, path: Path) -> tuple[list[Any], pd.DataFrame]:
     data = _utf8(data, path.name)
     sep = _delimiter(data, path.suffix.lower())
+    if _plain(data, sep):
+        columnar = _read_columnar(data, sep)
+        if columnar is not None:
+            return columnar
     _check_ragged(data, sep, path.name)
     try:
         cells = pd.read_csv(
@@ -466,7 +547,9 @@ def _finish(path: Path, header: list[Any], cells: pd.DataFrame) -> tuple[pd.Data
     file = path.name
     problems = ProblemCollector(file)
     names = [_column_name(c) for c in header]
-    cells = cells.copy() if cells.shape[1] == len(names) else cells.iloc[:, : len(names)].copy()
+    # ``cells`` is the reader's own frame: relabelled in place rather than copied.
+    if cells.shape[1] != len(names):
+        cells = cells.iloc[:, : len(names)]
     cells.columns = pd.RangeIndex(len(names))
     keep = []
     for index, name in enumerate(names):
@@ -513,7 +596,12 @@ def _finish(path: Path, header: list[Any], cells: pd.DataFrame) -> tuple[pd.Data
     frame = cells[keep]
     frame.columns = [names[i] for i in keep]
     frame.insert(len(keep), SOURCE_ROW, np.arange(2, len(frame) + 2, dtype=np.int64))
-    empty = frame.drop(columns=SOURCE_ROW).isna().all(axis=1).to_numpy()
+    # Column by column: a row-wise reduction over a frame of millions of rows is much slower.
+    empty = np.ones(len(frame), dtype=bool)
+    for column in frame.columns[:-1]:  # every column but source_row
+        empty &= frame[column].isna().to_numpy()
+        if not empty.any():
+            break
     if empty.any():
         frame = frame.loc[~empty]
     frame = frame.reset_index(drop=True)
@@ -534,9 +622,28 @@ def _spreadsheet_text(
     suffix: str, data: bytes, header: list[Any], cells: pd.DataFrame
 ) -> tuple[list[Any], pd.DataFrame]:
     """Undo the formula neutralisation alliance's writers apply to spreadsheet formats."""
-    if suffix == ".xlsx" or (suffix in (".csv", ".tsv") and may_hold_neutralised(data)):
+    if suffix == ".xlsx" or (
+        suffix in (".csv", ".tsv") and b"'" in data and may_hold_neutralised(data)
+    ):
         return unneutralise_header(header), unneutralise_frame(cells)
     return header, cells
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _background(work: Callable[[], str]) -> Callable[[], str]:
+    """Run ``work`` on a daemon thread; the returned function waits for and gives its result."""
+    result: list[str] = []
+    thread = threading.Thread(target=lambda: result.append(work()), daemon=True)
+    thread.start()
+
+    def wait() -> str:
+        thread.join()
+        return result[0]
+
+    return wait
 
 
 def read_table(path: Path) -> RawTable:
@@ -576,8 +683,11 @@ def read_table(path: Path) -> RawTable:
         raise _fail(
             file, f"file cannot be opened ({exc.strerror})", "check its permissions"
         ) from None
-    digest = hashlib.sha256(data).hexdigest()
-    if not data.strip(b" \t\r\n\x00"):
+    # The digest is computed on another thread while the file is parsed (hashlib releases
+    # the interpreter lock on large buffers): on a file of millions of rows it costs about
+    # as much as a fifth of the parse.
+    digest = _background(partial(_sha256, data))
+    if not data[:_SNIFF_BYTES].strip(b" \t\r\n\x00") and not data.strip(b" \t\r\n\x00"):
         raise _fail(file, "file is empty", "choose the file that holds the data")
     kind = _sniff(data)
     if kind != _EXPECTED[suffix]:
@@ -604,6 +714,7 @@ def read_table(path: Path) -> RawTable:
     if not header:
         raise _fail(file, "file is empty", "choose the file that holds the data")
     header, cells = _spreadsheet_text(suffix, data, header, cells)
+    del data  # the file's bytes are not needed past here (the digest thread holds its own)
     frame, synthetic = _finish(path, header, cells)
     value_labels = {
         _column_name(k): v for k, v in labels.items() if _column_name(k) in frame.columns
@@ -612,7 +723,7 @@ def read_table(path: Path) -> RawTable:
         path=path,
         frame=frame,
         synthetic=synthetic,
-        sha256=digest,
+        sha256=digest(),
         value_labels=value_labels,
         warnings=warnings,
     )

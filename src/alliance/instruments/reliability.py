@@ -13,10 +13,10 @@ from collections.abc import Collection, Mapping
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
 
 from alliance.instruments.registry import Instrument, load_instruments
-from alliance.instruments.scoring import response_matrix, unit_matrix
+from alliance.instruments.scoring import key_codes, response_matrix, unit_matrix
+from alliance.threads import blas_threads
 
 MIN_CASES = 3
 MIN_OMEGA_ITEMS = 3
@@ -64,6 +64,10 @@ def one_factor_loadings(matrix: np.ndarray) -> np.ndarray:
         lam = loadings_for(psi)
         return np.asarray((lam**2 + psi - np.diag(corr)) / psi**2)
 
+    # Imported here: scipy.optimize alone costs a second of start-up, which validate and
+    # score (that never fit a factor model) should not pay.
+    from scipy import optimize
+
     start = (1 - 0.5 / np.diag(np.linalg.inv(corr))).clip(0.005, 1)  # factanal's start
     result = optimize.minimize(
         discrepancy, start, jac=gradient, method="L-BFGS-B", bounds=[(0.005, 1.0)] * p,
@@ -92,24 +96,37 @@ def reliability_table(
     is left out: it has the same reliability as its sum.
     """
     instruments = instruments or load_instruments()
+    instrument = key_codes(items["instrument"])
+    timepoint = key_codes(items["timepoint"])
+    # One integer per (instrument, timepoint), in sorted order of both.
+    n_time = len(timepoint.labels) + 1
+    combination = instrument.codes * n_time + timepoint.codes
+    combination[(instrument.codes < 0) | (timepoint.codes < 0)] = -1
+    order = np.argsort(combination, kind="stable")
+    present, starts = np.unique(combination[order], return_index=True)
+    bounds = np.r_[starts, len(order)]
     rows = []
-    for (code, timepoint), group in items.groupby(["instrument", "timepoint"], sort=True):
-        inst = instruments[str(code)]
-        scores = [
-            s
-            for s in inst.scores
-            if s.method == "sum" and (targets is None or (s.name, str(timepoint)) in targets)
-        ]
-        if not scores:
-            continue
-        _, matrix = response_matrix(group, inst)
-        units = unit_matrix(matrix, inst)
-        index = {c: j for j, c in enumerate(inst.unit_codes)}
-        for score in scores:
-            block = units[:, [index[u] for u in score.items]]
-            rows.append(
-                scale_reliability(block, inst.code, str(timepoint), score.name, score.label)
-            )
+    with blas_threads():
+        for g, value in enumerate(present):
+            if value < 0:
+                continue
+            code = str(instrument.labels[value // n_time])
+            time = str(timepoint.labels[value % n_time])
+            inst = instruments[code]
+            scores = [
+                s
+                for s in inst.scores
+                if s.method == "sum" and (targets is None or (s.name, time) in targets)
+            ]
+            if not scores:
+                continue
+            group = items.iloc[np.sort(order[bounds[g] : bounds[g + 1]])]
+            _, matrix = response_matrix(group, inst)
+            units = unit_matrix(matrix, inst)
+            index = {c: j for j, c in enumerate(inst.unit_codes)}
+            for score in scores:
+                block = units[:, [index[u] for u in score.items]]
+                rows.append(scale_reliability(block, inst.code, time, score.name, score.label))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

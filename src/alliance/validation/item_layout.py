@@ -166,6 +166,12 @@ def _duplicates(
     valid = np.logical_and.reduce([p.codes >= 0 for p in parts])
     key = combined_key([p.codes for p in parts], [len(p.labels) for p in parts])
     position = np.flatnonzero(valid)
+    # The usual file repeats nothing: one sort of the integer keys says so (hashing millions
+    # of keys costs several times more); only a file with repeats takes the detailed pass.
+    ordered = np.sort(key[position])
+    if not np.any(ordered[1:] == ordered[:-1]):
+        return keep, []
+    del ordered
     repeated = pd.Series(key[position]).duplicated(keep=False).to_numpy()
     position = position[repeated]
     if len(position) == 0:
@@ -237,21 +243,30 @@ def _two_forms(
     labels = parts[3].labels
     family_codes, family_labels = pd.factorize(np.array([family_of[c] for c in labels]))
     occasion = combined_key([p.codes for p in parts[:3]], [len(p.labels) for p in parts[:3]])
+    # Each (occasion, instrument) once, at its first row, in file order: a sort of one integer
+    # key, then the few hundred thousand pairs go on as a frame.
+    position = np.flatnonzero(valid)
+    pair = combined_key(
+        [occasion[position], parts[3].codes[position]],
+        [int(occasion.max(initial=0)) + 1, len(labels)],
+    )
+    _, first = np.unique(pair, return_index=True)
+    position = position[np.sort(first)]
     pairs = pd.DataFrame(
         {
-            "occasion": occasion[valid],
-            "instrument": parts[3].codes[valid],
-            "position": np.flatnonzero(valid),
+            "occasion": occasion[position],
+            "instrument": parts[3].codes[position],
+            "position": position,
         }
-    ).drop_duplicates(["occasion", "instrument"])
+    )
     pairs["family"] = family_codes[pairs["instrument"].to_numpy()]
     forms = pairs.groupby(["occasion", "family"])["instrument"].transform("size")
     clashes = pairs.loc[forms.to_numpy() > 1].sort_values("position")
     source_row = frame[SOURCE_ROW].to_numpy()
     for _, group in clashes.groupby(["occasion", "family"], sort=False):
-        first = int(group["position"].iloc[0])
+        at = int(group["position"].iloc[0])
         names = [labels[i] for i in group["instrument"]]
-        pid, phase, timepoint = (p.labels[p.codes[first]] for p in parts[:3])
+        pid, phase, timepoint = (p.labels[p.codes[at]] for p in parts[:3])
         family_name = family_labels[int(group["family"].iloc[0])]
         problems.add(
             "two forms",
@@ -268,14 +283,15 @@ def _two_forms(
         )
 
 
-def _text_column(frame: pd.DataFrame, column: str) -> pd.Series:
-    values = text_codes(frame[column]).values()
-    return pd.Series(values, dtype="str")
-
-
-def _labels_column(codes: Codes) -> pd.Series:
-    labels = pd.array(list(codes.labels), dtype="str")
-    return pd.Series(labels.take(codes.codes, allow_fill=True))
+def _categorical(codes: Codes) -> pd.Categorical:
+    """A column as a Categorical of its labels, categories in sorted order: the codes made
+    once here are the ones scoring groups by (sorting by code sorts by text)."""
+    labels = np.asarray(codes.labels, dtype=object)
+    order = np.argsort(labels, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    sorted_codes = np.append(rank, -1)[codes.codes]  # code -1 (blank) stays -1
+    return pd.Categorical.from_codes(sorted_codes, categories=pd.Index(labels[order], dtype="str"))
 
 
 def validate_items(
@@ -341,13 +357,13 @@ def validate_items(
     problems.raise_if_any()
 
     out = pd.DataFrame(
-        {column: _labels_column(codes[column]) for column in REQUIRED if column != "value"}
+        {column: _categorical(codes[column]) for column in REQUIRED if column != "value"}
     )
     out["value"] = values.astype(np.float64)
     out[SOURCE_ROW] = frame[SOURCE_ROW].to_numpy(dtype=np.int64)
     for column in OPTIONAL:
         if column in frame:
-            out[column] = _text_column(frame, column)
+            out[column] = _categorical(text_codes(frame[column]))
     ignored = [c for c in frame.columns if c not in (*REQUIRED, *OPTIONAL, SOURCE_ROW)]
     if ignored:
         warnings.append(

@@ -68,9 +68,10 @@ def arm_conflicts(
     open-label rows included (a placebo participant who crossed over keeps ``placebo``).
     """
     valid = (participant.codes >= 0) & (arm.codes >= 0)
-    pairs = pd.DataFrame(
-        {"participant": participant.codes[valid], "arm": arm.codes[valid]}
-    ).drop_duplicates()
+    # Distinct (participant, arm) pairs by one sort of an integer key (not a frame's hash).
+    n_arms = len(arm.labels) + 1
+    distinct = np.unique(participant.codes[valid] * n_arms + arm.codes[valid])
+    pairs = pd.DataFrame({"participant": distinct // n_arms, "arm": distinct % n_arms})
     arms_per = pairs.groupby("participant")["arm"].size()
     mixed = arms_per.index[arms_per.to_numpy() > 1].to_numpy()
     if len(mixed) == 0:
