@@ -7,10 +7,14 @@ with and without them; the lagged within-person effect they were drawn with is w
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from alliance.cli import app
 from alliance.errors import PlanError
 from alliance.instruments.registry import load_instruments
 from alliance.models.longitudinal import fit_longitudinal, longitudinal_data
@@ -30,6 +34,7 @@ CAL = load_calibration()
 SESSIONS = CAL.sessions
 assert SESSIONS is not None
 TIMEPOINTS = SESSIONS.timepoints()
+runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +123,33 @@ def test_without_a_within_effect_the_lagged_model_finds_none():
     null = SESSIONS.model_copy(update={"within_effect": 0.0})
     within = _longitudinal_fit(seed=6, n=5000, sessions=null).loc["wai_within"]
     assert abs(within["estimate"]) < 4 * within["std_error"]
+
+
+DEMO_PLAN = Path(__file__).parents[1] / "src" / "alliance" / "plans" / "demo.toml"
+BUNDLED = Path(__file__).parents[1] / "src" / "alliance" / "synthetic" / "calibration.toml"
+
+
+def test_cli_writes_session_columns_that_the_demo_plan_accepts(tmp_path):
+    out = tmp_path / "scores.csv"
+    args = ["simulate", "--n", "8", "--layout", "scored", "--plan", str(DEMO_PLAN)]
+    result = runner.invoke(app, [*args, "--sessions", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    columns = set(pd.read_csv(out, nrows=0).columns)
+    assert {f"{s}__{t}" for s in ("wai", "pcl5") for t in TIMEPOINTS} <= columns
+    # Without --sessions the demo plan's longitudinal section has nothing to fit: said, exit 1.
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "plain.csv")])
+    assert result.exit_code == 1
+    assert "timepoint 'post_s1' of score 'pcl5' is absent from the data" in result.output
+
+
+def test_cli_sessions_without_a_sessions_calibration_is_a_clear_error(tmp_path):
+    text = BUNDLED.read_text(encoding="utf-8")
+    mine = tmp_path / "mine.toml"
+    mine.write_text(text[: text.index("[sessions]")], encoding="utf-8")
+    out = tmp_path / "t.csv"
+    result = runner.invoke(
+        app, ["simulate", "--sessions", "--calibration", str(mine), "--out", str(out)]
+    )
+    assert result.exit_code == 1
+    assert "no [sessions] section" in result.output
+    assert "Traceback" not in result.output and not out.exists()
