@@ -30,6 +30,17 @@ def test_demo_writes_a_synthetic_analysis_and_prints_the_report_path(tmp_path):
     doc = json.loads((out / "results.json").read_text())
     assert doc["synthetic"] is True
     assert len(doc["models"]) == 6
+    # Past the article: one session-by-session model and alliance × condition at s4 and s9.
+    (longitudinal,) = doc["longitudinal_models"]
+    assert longitudinal["outcome"] == "pcl5" and longitudinal["lag"] == 1
+    assert longitudinal["n_participants"] == 22
+    assert {t["name"] for t in longitudinal["terms"]} >= {"wai_within", "wai_between"}
+    moderation = doc["moderation_models"]
+    assert [m["timepoint"] for m in moderation] == ["s4", "s9"]
+    assert all(m["n_placebo_episodes"] > 0 and m["n_mdma_episodes"] > 0 for m in moderation)
+    assert "1 longitudinal and 2 moderation models" in result.output
+    assert "PCL-5 by session: 22 participants" in result.output
+    assert "caps~wai@s9×mdma:" in result.output
     assert doc["ledger"]["participants_in"] == 23
     assert doc["ledger"]["episodes"] == 22
     html = (out / "report.html").read_text()
@@ -42,9 +53,10 @@ def test_bundled_trial_is_exactly_what_the_documented_simulate_command_writes(tm
     """The command in alliance/data/README.md regenerates the bundled file byte for byte."""
     bundled = Path(str(resources.files("alliance.data").joinpath("demo_trial.csv")))
     readme = bundled.with_name("README.md").read_text()
-    assert "alliance simulate --seed 2024 --out src/alliance/data/demo_trial.csv" in readme
+    command = "alliance simulate --seed 2024 --sessions --out src/alliance/data/demo_trial.csv"
+    assert command in readme
     fresh = tmp_path / "demo_trial.csv"
-    result = runner.invoke(app, ["simulate", "--seed", "2024", "--out", str(fresh)])
+    result = runner.invoke(app, ["simulate", "--seed", "2024", "--sessions", "--out", str(fresh)])
     assert result.exit_code == 0, result.output
     assert fresh.read_bytes() == bundled.read_bytes()
     loaded = load_data(bundled)

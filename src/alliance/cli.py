@@ -661,6 +661,12 @@ def simulate(
     layout: Annotated[
         str, typer.Option("--layout", help="items (item responses) or scored (one row per phase).")
     ] = "items",
+    sessions: Annotated[
+        bool,
+        typer.Option(
+            "--sessions", help="Also WAI-SR and PCL-5 after every session of every phase."
+        ),
+    ] = False,
     calibration: Annotated[
         Path | None,
         typer.Option("--calibration", help="Calibration TOML (default: the bundled one)."),
@@ -679,6 +685,8 @@ def simulate(
         alliance simulate --n 200 --seed 7 --effect caps@s4=-0.3 --out replication.parquet
 
         alliance simulate --layout scored --missing-visits 0 --out scores.xlsx
+
+        alliance simulate --sessions --out sessions.csv   # session-by-session data too
     """
     from alliance.input.writers import WRITABLE, write_table
     from alliance.models.plan import check_plan_against_data, load_plan
@@ -699,6 +707,7 @@ def simulate(
             missing_items=missing_items,
             missing_visits=missing_visits,
             partial_r=_parse_effects(effect or [], base.outcomes, base.alliance.timepoints),
+            sessions=sessions,
         )
         source = calibration.name if calibration else "calibration.toml"
         trial = run_simulation(base, seed, options, source=source)

@@ -1,8 +1,10 @@
 """``alliance demo``: the bundled synthetic trial, validated, scored and analysed in full.
 
-The bundled file was made by ``alliance simulate`` (the exact command is in
+The bundled file was made by ``alliance simulate --sessions`` (the exact command is in
 ``alliance/data/README.md``); it carries the synthetic marker, so everything the demo writes is
-labelled synthetic.
+labelled synthetic. The demo's plan (``alliance/plans/demo.toml``) is the article's six models
+plus a session-by-session (``[[longitudinal]]``) and an alliance × condition (``[[moderation]]``)
+model, so the report shows every kind of model the package fits.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from alliance.input.writers import write_table
 from alliance.models.plan import load_plan
 from alliance.output.transaction import output_transaction
 from alliance.pipeline import analyze, load_data
-from alliance.report.console import model_line
+from alliance.report.console import mixed_lines, model_line
 from alliance.report.files import write_atomic
 from alliance.report.outputs import write_output_files
 
 DEMO_FILE = "demo_trial.csv"
+DEMO_PLAN = "demo.toml"
 
 
 @dataclass(frozen=True)
@@ -45,17 +48,24 @@ def run_demo(
         progress("scoring")
         write_table(loaded.scores, staging / "data" / "demo_scores.csv", synthetic=loaded.synthetic)
         progress("analysing")
-        analysis = analyze(loaded, load_plan(), seed=0, progress=progress)
+        with resources.as_file(resources.files("alliance.plans").joinpath(DEMO_PLAN)) as plan:
+            demo_plan = load_plan(plan)
+        analysis = analyze(loaded, demo_plan, seed=0, progress=progress)
         progress("writing report")
         write_output_files(analysis, staging, png=png)
     report = out / "report.html"
     ledger = analysis.ledger
+    mixed = analysis.mixed
+    longitudinal = len(mixed.longitudinal) if mixed else 0
+    moderation = len(mixed.moderation) if mixed else 0
     summary = [
         f"demo trial (SYNTHETIC): {ledger.participants_in} participants, "
-        f"{ledger.episodes} MDMA episodes, {len(analysis.models)} models",
+        f"{ledger.episodes} MDMA episodes, {len(analysis.models)} models, "
+        f"{longitudinal} longitudinal and {moderation} moderation models",
     ]
     method = analysis.plan.multiplicity.method
     summary.extend(model_line(model, method) for model in analysis.models)
+    summary.extend(mixed_lines(analysis.mixed))
     summary.append(f"data: {data_path}")
     summary.append(f"results: {(out / 'results.json').resolve()}")
     summary.append(f"report: {report.resolve() if report.exists() else report}")

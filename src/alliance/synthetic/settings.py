@@ -105,12 +105,39 @@ class AllianceCalibration(_Strict):
         return self
 
 
+class SessionsCalibration(_Strict):
+    """Session-by-session alliance and symptoms in every phase (``alliance simulate --sessions``).
+
+    Alliance at session j = the session's mean + the participant's level + a within-person
+    deviation; symptoms at session j follow the phase's course (from the anchor outcome's
+    baseline to its post score, as shares of the scales' ranges) plus the lagged within-person
+    effect of the previous session's deviation, the between-person effect of the level, and noise.
+    """
+
+    count: int = Field(ge=3, le=60)  # sessions per phase
+    timepoint: str = Field(pattern=r"^[a-z][a-z0-9_]*\{n\}[a-z0-9_]*$")  # e.g. post_s{n}
+    alliance_instrument: str
+    outcome_instrument: str
+    anchor: str  # the outcome (of [outcomes]) whose baseline and post set the symptoms' course
+    alliance_first_mean: float
+    alliance_last_mean: float
+    alliance_between_sd: float = Field(ge=0.0)
+    alliance_within_sd: float = Field(gt=0.0)
+    within_effect: float  # outcome points per alliance point, the previous session's deviation
+    between_effect: float  # outcome points per alliance point of the participant's level
+    residual_sd: float = Field(ge=0.0)
+
+    def timepoints(self) -> tuple[str, ...]:
+        return tuple(self.timepoint.replace("{n}", str(j)) for j in range(1, self.count + 1))
+
+
 class Calibration(_Strict):
     design: Design
     outcomes: dict[str, OutcomeCalibration] = Field(min_length=1)
     correlations: Correlations
     alliance: AllianceCalibration
     partial_r: dict[str, dict[str, float]]
+    sessions: SessionsCalibration | None = None
 
     @model_validator(mode="after")
     def _effects_cover_models(self) -> Self:
@@ -129,6 +156,21 @@ class Calibration(_Strict):
             for timepoint in values:
                 if timepoint not in self.alliance.timepoints:
                     problems.append(f"partial_r.{outcome}.{timepoint}: not an alliance timepoint")
+        if self.sessions is not None:
+            if self.sessions.anchor not in self.outcomes:
+                problems.append(
+                    f"sessions.anchor: no outcome {self.sessions.anchor!r} in [outcomes]"
+                )
+            clash = set(self.sessions.timepoints()) & {
+                *self.alliance.timepoints,
+                "baseline",
+                "post",
+            }
+            if clash:
+                problems.append(
+                    f"sessions.timepoint: {', '.join(sorted(clash))} is already a timepoint of "
+                    "the article's assessments"
+                )
         if problems:
             raise ValueError("; ".join(problems))
         return self

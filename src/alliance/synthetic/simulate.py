@@ -21,7 +21,8 @@ from alliance.instruments.registry import Instrument, load_instruments
 from alliance.instruments.scoring import score_items
 from alliance.synthetic.items import ITEM_RANK, blank_items, item_rows
 from alliance.synthetic.model import Counts, TrialModel, build_model, design_counts
-from alliance.synthetic.settings import Calibration, Design
+from alliance.synthetic.sessions import draw_sessions, sessions_rng
+from alliance.synthetic.settings import Calibration, Design, SessionsCalibration
 from alliance.synthetic.totals import draw_totals
 
 PHASE_ORDER = {"randomized": 0, "open_label": 1}
@@ -37,6 +38,7 @@ class SimulationOptions:
     missing_items: float | None = None
     missing_visits: float | None = None
     partial_r: dict[str, dict[str, float]] = field(default_factory=dict)
+    sessions: bool = False  # also session-by-session alliance and symptoms ([sessions])
 
     def design(self, base: Design) -> Design:
         changes = {
@@ -135,10 +137,42 @@ def _carry_open_label_baselines(items: pd.DataFrame, model: TrialModel) -> pd.Da
     return pd.concat([items, carried], ignore_index=True)
 
 
-def _ordered(items: pd.DataFrame, model: TrialModel) -> pd.DataFrame:
-    """Rows as a trial database exports them: participant, phase, visit, instrument, item."""
-    timepoints = ["baseline", *model.timepoints, "post"]
-    codes = list(_instrument_of(model).values())
+def _session_items(
+    totals: pd.DataFrame, model: TrialModel, design: Design, instruments: dict[str, Instrument],
+    seed: int,
+) -> pd.DataFrame:  # fmt: skip
+    """Item rows of every phase's sessions, with visits missed and answers left blank as the
+    article's assessments are, all drawn from the sessions' own random stream."""
+    cal = model.calibration.sessions
+    assert cal is not None
+    rng = sessions_rng(seed)
+    anchor = model.calibration.outcomes[cal.anchor].instrument
+    assessments = draw_sessions(rng, cal, totals, instruments, anchor)
+    assessments = assessments.loc[rng.random(len(assessments)) >= design.missing_visits]
+    parts = []
+    for code in (cal.alliance_instrument, cal.outcome_instrument):
+        score = instruments[code].scores[0].name
+        chosen = assessments[assessments["score"] == score].reset_index(drop=True)
+        if len(chosen):
+            parts.append(item_rows(chosen, "total", instruments[code], rng))
+    return blank_items(pd.concat(parts, ignore_index=True), design.missing_items, instruments, rng)
+
+
+def _session_codes(model: TrialModel, sessions: bool) -> tuple[list[str], list[str]]:
+    """Timepoints and instruments the session data add (none without them)."""
+    cal = model.calibration.sessions
+    if not sessions or cal is None:
+        return [], []
+    return list(cal.timepoints()), [cal.alliance_instrument, cal.outcome_instrument]
+
+
+def _ordered(items: pd.DataFrame, model: TrialModel, sessions: bool = False) -> pd.DataFrame:
+    """Rows as a trial database exports them: participant, phase, visit, instrument, item.
+
+    Session visits follow the article's (whose order is the same with and without them)."""
+    session_timepoints, session_codes = _session_codes(model, sessions)
+    timepoints = ["baseline", *model.timepoints, "post", *session_timepoints]
+    codes = list(dict.fromkeys([*_instrument_of(model).values(), *session_codes]))
     keys = [
         items[ITEM_RANK].to_numpy(),
         pd.Categorical(items["instrument"], categories=codes).codes,
@@ -161,7 +195,21 @@ def _calibrated(
             "the design has no MDMA episode: raise the MDMA arm or the crossover share"
         )
     _check_instruments(model, instruments)
+    if options.sessions:
+        _check_sessions(calibration.sessions, instruments)
     return model, design, counts
+
+
+def _check_sessions(cal: SessionsCalibration | None, instruments: dict[str, Instrument]) -> None:
+    if cal is None:
+        raise ValueError(
+            "the calibration has no [sessions] section, which --sessions needs (see the "
+            "bundled calibration.toml)"
+        )
+    for key in ("alliance_instrument", "outcome_instrument"):
+        code = getattr(cal, key)
+        if code not in instruments:
+            raise ValueError(f"sessions.{key}: {code!r} is not a bundled instrument")
 
 
 def simulate(
@@ -176,10 +224,9 @@ def simulate(
     is reported as a problem of the calibration ``source``, naming the entry.
     """
     instruments = load_instruments()
+    opts = options or SimulationOptions()
     try:
-        model, design, counts = _calibrated(
-            calibration, options or SimulationOptions(), instruments
-        )
+        model, design, counts = _calibrated(calibration, opts, instruments)
     except (ValueError, ValidationError) as exc:
         raise PlanError(
             source,
@@ -194,7 +241,11 @@ def simulate(
     assessments = _lose_visits(assessments.loc[~carried_later], design.missing_visits, model, rng)
     items = _items(assessments, model, instruments, rng)
     items = blank_items(items, design.missing_items, instruments, rng)
-    items = _ordered(_carry_open_label_baselines(items, model), model)
+    items = _carry_open_label_baselines(items, model)
+    if opts.sessions:
+        session_items = _session_items(totals, model, design, instruments, seed)
+        items = pd.concat([items, session_items], ignore_index=True)
+    items = _ordered(items, model, opts.sessions)
     scores = score_items(items, instruments).scores
     scores = scores.iloc[
         np.lexsort(
