@@ -6,7 +6,9 @@ against first on the path):
 Writes tests/fixtures/load_score/expected.json: per seed, every problem message, or the scored
 frame as CSV text with digests of the status and participants tables, the warnings and the
 row counts. The committed file was made by the load path before the columnar rewrite (pandas
-C parser, text columns, string-keyed scoring).
+C parser, text columns, string-keyed scoring), with today's instrument definitions copied into
+that version's definitions folder (so the list of known instruments in messages is today's:
+PCL-5 was added after the rewrite).
 """
 
 from __future__ import annotations

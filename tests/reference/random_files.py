@@ -101,7 +101,7 @@ def _mistake(kind: str, rows: list[dict[str, str]], rng: np.random.Generator) ->
     elif kind == "unknown item":
         row["item"] = "99"
     elif kind == "unknown instrument":
-        row["instrument"] = "PCL5"
+        row["instrument"] = "PHQ9"
     elif kind == "blank participant":
         row["participant_id"] = ""
     elif kind == "bad phase":
