@@ -1090,6 +1090,14 @@ def main() -> None:
         received.append(signum)
         raise KeyboardInterrupt
 
+    def exiting() -> None:
+        # The run is over and its exit status decided. The interpreter's own shutdown (freeing
+        # large tables, joining threads) can take a moment, and Python puts back the default
+        # handlers during it: a termination signal arriving then would kill the process and
+        # turn a finished run's status into "killed by signal". Nothing is left to stop.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
     try:
@@ -1098,9 +1106,12 @@ def main() -> None:
         received.append(signal.SIGINT)
     except SystemExit as exc:
         if not (received and exc.code == 130):  # typer turns KeyboardInterrupt into exit 130
+            exiting()
             raise
     else:
+        exiting()
         return
+    exiting()
     stderr.print("interrupted", markup=False)
     sys.exit(128 + received[-1])
 
