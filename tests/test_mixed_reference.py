@@ -319,3 +319,13 @@ def test_moderation_default_is_kenward_roger_end_to_end(tmp_path) -> None:
     (result,) = analyze(load_data(SESSIONS), load_plan(plan_file)).mixed.moderation
     assert result.fit.df_method == "kenward_roger"
     _assert_kr_terms(result.fit, KR["pipeline"]["moderation_s3"]["terms"])
+
+
+def test_kenward_roger_df_of_one_contrast_is_two_over_a() -> None:
+    """pbkrtest's Lb_ddf for one contrast, followed step by step, equals 2/A₂ (A₁ = A₂), through
+    its edge cases (A₂ = ½: V₂ = 0; A₂ = 1: 0/0 counted as 1; A₂ = 2: V₀ = 0) in R's arithmetic."""
+    from alliance.inference.kenward_roger import _ddf_one
+
+    for a in (1e-4, 0.05, 0.5, 1.0, 2.0, 3.0):
+        assert _ddf_one(a) == pytest.approx(2.0 / a, rel=1e-12)
+    assert _ddf_one(0.0) == np.inf

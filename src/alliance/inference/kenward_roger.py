@@ -27,6 +27,7 @@ Software*, 59(9), 1–30.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -47,23 +48,31 @@ class KenwardRoger:
 
 
 def _div_zero(x: float, y: float) -> float:
-    return 1.0 if abs(x) < _DIV_ZERO_TOL and abs(y) < _DIV_ZERO_TOL else x / y
+    if abs(x) < _DIV_ZERO_TOL and abs(y) < _DIV_ZERO_TOL:
+        return 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.float64(x) / np.float64(y))
 
 
 def _ddf_one(a2: float) -> float:
-    """pbkrtest's Lb_ddf for q = 1 (A₁ = A₂), step by step as there, so the rare edge cases
-    (V₀ near 0, 0/0) follow it too; algebraically it equals 2/A₂."""
-    q, a1 = 1.0, a2
-    b = (a1 + 6.0 * a2) / (2.0 * q)
-    g = ((q + 1.0) * a1 - (q + 4.0) * a2) / ((q + 2.0) * a2)
-    denom = 3.0 * q + 2.0 * (1.0 - g)
-    c1, c2, c3 = g / denom, (q - g) / denom, (q + 2.0 - g) / denom
-    v0 = 1.0 + c1 * b
-    v1 = 1.0 - c2 * b
-    v2 = 1.0 - c3 * b
-    v0 = 0.0 if abs(v0) < 1e-10 else v0
-    rho = (1.0 / q) * _div_zero(1.0 - a2 / q, v1) ** 2 * v0 / v2
-    return 4.0 + (q + 2.0) / (q * rho - 1.0)
+    """pbkrtest's Lb_ddf for q = 1 (A₁ = A₂), step by step and in IEEE arithmetic as R computes
+    it (x/0 = ±Inf), so its edge cases (V₀ near 0, V₂ = 0, 0/0) follow it too; algebraically it
+    equals 2/A₂, and A₂ = 0 gives infinite df, as in a model without variance parameters."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q, a = np.float64(1.0), np.float64(a2)
+        b = (a + 6.0 * a) / (2.0 * q)
+        g = ((q + 1.0) * a - (q + 4.0) * a) / ((q + 2.0) * a)
+        denom = 3.0 * q + 2.0 * (1.0 - g)
+        c1, c2, c3 = g / denom, (q - g) / denom, (q + 2.0 - g) / denom
+        v0 = 1.0 + c1 * b
+        v1 = 1.0 - c2 * b
+        v2 = 1.0 - c3 * b
+        v0 = np.float64(0.0) if abs(v0) < 1e-10 else v0
+        rho = (1.0 / q) * _div_zero(float(1.0 - a / q), float(v1)) ** 2 * v0 / v2
+        df = 4.0 + (q + 2.0) / (q * rho - 1.0)
+    if a == 0.0:
+        return math.inf
+    return float(df)
 
 
 def kenward_roger(
