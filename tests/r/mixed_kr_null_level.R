@@ -1,5 +1,5 @@
 # Level of the alliance x condition test under the null, Satterthwaite vs Kenward-Roger
-# (tests/test_mixed_plan.py). Run from the repository root (about 15 minutes):
+# (tests/test_mixed_plan.py). Run from the repository root (5 to 20 minutes):
 #     Rscript tests/r/mixed_kr_null_level.R [reps = 2000] [out = tests/fixtures/r/mixed/kr_null_level.json]
 # Same designs and data-generating model as tests/r/mixed_null_level.R (22 episodes; random
 # intercept SD 6, residual SD 10, no interaction), with more data sets for a tighter Monte Carlo

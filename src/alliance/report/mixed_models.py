@@ -2,7 +2,8 @@
 
 ``longitudinal_models[]`` and ``moderation_models[]`` carry, per model, the fixed effects with
 Satterthwaite (as ``lmerTest``) or Kenward–Roger (as ``pbkrtest``) df, t, p and 95 % CI, the
-variance components, the ICC and the singular flag; ``therapist_effects`` the therapist-level ICCs when the data name therapists.
+variance components, the ICC and the singular flag; ``therapist_effects`` the therapist-level
+ICCs when the data name therapists.
 """
 
 from __future__ import annotations
