@@ -310,15 +310,20 @@ _METHOD_SENTENCES = {
 }
 
 
-def _methods(fits: list[MixedFit]) -> str:
-    used = dict.fromkeys(f.df_method for f in fits)
+def _methods(longitudinal: list[MixedFit], moderation: list[MixedFit]) -> str:
+    """The methods paragraph; when the two kinds of model use different tests, each is named."""
+    kinds = [("lagged models", longitudinal), ("alliance × condition models", moderation)]
+    used = {kind: list(dict.fromkeys(f.df_method for f in fits)) for kind, fits in kinds if fits}
+    if len({m for methods in used.values() for m in methods}) == 1:
+        tests = "with " + _METHOD_SENTENCES[next(iter(used.values()))[0]]
+    else:
+        tests = "; ".join(
+            f"in {kind} with " + " or ".join(_METHOD_SENTENCES[m] for m in methods)
+            for kind, methods in used.items()
+        )
     return (
         "<p>Linear mixed models with a random intercept per participant were fitted by "
-        "restricted maximum likelihood; fixed effects are tested with "
-        + " or ".join(_METHOD_SENTENCES[m] for m in used)
-        + ("" if len(used) < 2 else " (each model's df_method in results.json)")
-        + ". "
-        + METHODS
+        f"restricted maximum likelihood; fixed effects are tested {tests}. " + METHODS
     )
 
 
@@ -338,8 +343,7 @@ def mixed_section_html(analysis: Analysis, tables_for: Callable[..., str]) -> st
     mixed = analysis.mixed
     if not mixed:
         return ""
-    fits = [r.fit for r in mixed.longitudinal] + [r.fit for r in mixed.moderation]
-    parts = [_methods(fits)]
+    parts = [_methods([r.fit for r in mixed.longitudinal], [r.fit for r in mixed.moderation])]
     parts += [_sentence_longitudinal(r) for r in mixed.longitudinal]
     parts += [_sentence_moderation(r) for r in mixed.moderation]
     notes = dict.fromkeys(n for t in mixed.therapist.values() for n in t.notes)
