@@ -387,8 +387,8 @@ def test_default_moderation_test_keeps_its_level_at_22_episodes():
     """At 22 episodes (10 MDMA-only participants, 6 who cross over) the default test of a
     [[moderation]] model, Kenward–Roger, keeps the nominal 5 % within the Monte Carlo error of
     1,000 data sets (band: 3 binomial SEs, 2.9–7.1 %). In R (pbkrtest through lmerTest,
-    tests/r/mixed_kr_null_level.R, 2,000 null data sets of this design) KR rejects in 5.9 %
-    where lmerTest's Satterthwaite test rejects in 8.25 %, outside the band (this test fails
+    tests/r/mixed_kr_null_level.R, 4,000 null data sets of this design) KR rejects in 5.65 %
+    where lmerTest's Satterthwaite test rejects in 8.0 %, outside the band (this test fails
     with Satterthwaite: 7.6 % on these data sets). The rate must also agree with R's KR rate."""
     df_method = ModerationSpec(outcome="caps", predictor="wai", timepoints=("s3",)).df_method
     assert df_method == "kenward_roger"

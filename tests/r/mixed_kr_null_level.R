@@ -1,6 +1,6 @@
 # Level of the alliance x condition test under the null, Satterthwaite vs Kenward-Roger
-# (tests/test_mixed_plan.py). Run from the repository root (5 to 20 minutes):
-#     Rscript tests/r/mixed_kr_null_level.R [reps = 2000] [out = tests/fixtures/r/mixed/kr_null_level.json]
+# (tests/test_mixed_plan.py). Run from the repository root (10 to 30 minutes):
+#     Rscript tests/r/mixed_kr_null_level.R [reps = 4000] [out = tests/fixtures/r/mixed/kr_null_level.json]
 # Same designs and data-generating model as tests/r/mixed_null_level.R (22 episodes; random
 # intercept SD 6, residual SD 10, no interaction), with more data sets for a tighter Monte Carlo
 # band; each fit is tested both ways: lmerTest's Satterthwaite df and pbkrtest's Kenward-Roger
@@ -8,7 +8,7 @@
 # overall and split by singular / non-singular fit, with the median KR df.
 suppressMessages({library(lmerTest); library(pbkrtest); library(jsonlite)})
 args <- commandArgs(trailingOnly = TRUE)
-reps <- if (length(args)) as.integer(args[1]) else 2000
+reps <- if (length(args)) as.integer(args[1]) else 4000
 level <- function(n_single, n_pairs, reps, seed) {
   set.seed(seed)
   pid <- c(seq_len(n_single), rep(n_single + seq_len(n_pairs), each = 2))

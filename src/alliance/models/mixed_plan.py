@@ -24,8 +24,8 @@ MIN_LONGITUDINAL_TIMEPOINTS = 3
 
 DfMethod = Literal["satterthwaite", "kenward_roger"]
 # Defaults of the plan key ``df_method``. A moderation model has one or two episodes per
-# participant, and there Satterthwaite's test of alliance:mdma is liberal (lmerTest itself: 8.25 %
-# at a nominal 5 % with 22 episodes) while Kenward–Roger stays near the level (5.9 %; null
+# participant, and there Satterthwaite's test of alliance:mdma is liberal (lmerTest itself: 8.0 %
+# at a nominal 5 % with 22 episodes) while Kenward–Roger stays near it (5.65 %; null
 # simulations of tests/r/mixed_kr_null_level.R); a longitudinal model has several sessions per
 # participant, where the two agree closely, so it keeps lmerTest's default.
 DEFAULT_DF_METHOD_LONGITUDINAL: DfMethod = "satterthwaite"
