@@ -15,7 +15,7 @@ from alliance.cli import app
 from alliance.errors import AnalysisError, PlanError
 from alliance.models.longitudinal import fit_longitudinal, longitudinal_data
 from alliance.models.mixed import fit_random_intercept
-from alliance.models.mixed_plan import LongitudinalSpec
+from alliance.models.mixed_plan import LongitudinalSpec, ModerationSpec
 from alliance.models.plan import load_plan
 
 runner = CliRunner()
@@ -87,6 +87,8 @@ def assert_clear_failure(result, *fragments: str) -> None:
         (MODERATION + MODERATION, "declared twice"),
         ("[[outcomes]]\nscore = 'caps'\n" + MODERATION, "predictors: required"),
         ("name = 'nothing'\n", "declares no model"),
+        (MODERATION + "df_method = 'kenward-roger'\n", "moderation.0.df_method"),
+        (LONGITUDINAL + "df_method = 'z'\n", "longitudinal.0.df_method"),
     ],
 )
 def test_invalid_sections_name_the_entry(tmp_path, text, fragment):
@@ -143,13 +145,18 @@ def test_mixed_only_plan_writes_the_specified_keys(tmp_path):
         "wai:mdma",
     ]
     assert mm["n_placebo_episodes"] > 0 and mm["n_episodes"] > mm["n_participants"]
+    # moderation models default to Kenward–Roger, longitudinal ones to Satterthwaite
+    assert (lm["df_method"], mm["df_method"]) == (
+        "Satterthwaite (lmerTest)",
+        "Kenward-Roger (pbkrtest)",
+    )
     # therapist_id is in the data: ICCs and the few-therapists warning, no therapist effect
     effects = document["therapist_effects"]["iesr by session"]
     assert effects["therapist_random_effect"] is False and effects["n_therapists"] == 4
     assert "fewer than 5" in effects["warnings"][0]
     html = (out / "report.html").read_text()
     assert "Within- and between-person alliance slopes" in html
-    assert 'id="mixed-models"' in html and "Satterthwaite" in html
+    assert 'id="mixed-models"' in html and "Satterthwaite" in html and "Kenward" in html
     assert "fewer than 5, so a therapist random effect cannot be estimated" in html
     assert 'id="summary"' not in html  # no empty article sections
     assert (out / "tables" / "mixed_terms.csv").exists()
@@ -166,6 +173,29 @@ def test_mixed_only_plan_writes_the_specified_keys(tmp_path):
     named = keys(document["longitudinal_models"]) | keys(document["moderation_models"])
     named |= {k for v in document["therapist_effects"].values() for k in keys(v)}
     assert not named - documented, named - documented
+
+
+def test_df_method_key_chooses_the_test(tmp_path):
+    """df_method = "satterthwaite" restores lmerTest's test in a moderation model and
+    "kenward_roger" gives pbkrtest's in a longitudinal one; same estimates either way."""
+    plan = (LONGITUDINAL + 'df_method = "kenward_roger"\n') + (
+        MODERATION + 'df_method = "satterthwaite"\n'
+    )
+    result, out = run(tmp_path, plan)
+    assert result.exit_code == 0, result.output
+    switched = json.loads((out / "results.json").read_text())
+    (tmp_path / "default").mkdir()
+    result, out = run(tmp_path / "default", LONGITUDINAL + MODERATION)
+    default = json.loads((out / "results.json").read_text())
+    for kind, method in (
+        ("longitudinal_models", "Kenward-Roger (pbkrtest)"),
+        ("moderation_models", "Satterthwaite (lmerTest)"),
+    ):
+        (a,), (b,) = switched[kind], default[kind]
+        assert a["df_method"] == method != b["df_method"]
+        for ta, tb in zip(a["terms"], b["terms"], strict=True):
+            assert ta["estimate"] == pytest.approx(tb["estimate"], rel=1e-12)
+            assert ta["df"] != pytest.approx(tb["df"], rel=1e-6)
 
 
 def test_article_and_mixed_sections_together(tmp_path):
@@ -311,7 +341,13 @@ def test_longitudinal_failure_names_the_model():
 NULL_LEVEL = json.loads((SESSIONS.parent / "null_level.json").read_text())
 
 
-def _null_rate(rng: np.random.Generator, n_single: int, n_pairs: int, reps: int) -> float:
+def _null_rate(
+    rng: np.random.Generator,
+    n_single: int,
+    n_pairs: int,
+    reps: int,
+    df_method: str = "satterthwaite",
+) -> float:
     """Share of null data sets (no interaction; random intercept SD 6, residual SD 10, covariates
     independent of it) in which alliance:mdma is rejected at .05; the design of
     tests/r/mixed_null_level.R: ``n_single`` MDMA-only participants, ``n_pairs`` who cross over."""
@@ -327,7 +363,7 @@ def _null_rate(rng: np.random.Generator, n_single: int, n_pairs: int, reps: int)
         a -= a.mean()
         y = 20.0 + 0.5 * b - 3.0 * a - 20.0 * m + u[pid] + rng.normal(0.0, 10.0, n)
         X = np.column_stack([np.ones(n), b, a, m, a * m])
-        p = fit_random_intercept(y, X, pid, names).terms()["p"].iloc[4]
+        p = fit_random_intercept(y, X, pid, names, df_method=df_method).terms()["p"].iloc[4]
         rejected += p < 0.05
     return rejected / reps
 
@@ -341,6 +377,26 @@ def test_interaction_level_at_22_episodes_is_lmertests():
     rate = _null_rate(np.random.default_rng(606), 10, 6, reps)
     r = reference["rejection_rate"]
     se = np.sqrt(r * (1 - r) / reference["reps"] + r * (1 - r) / reps)
+    assert abs(rate - r) < 3 * se, (rate, r)
+
+
+KR_NULL_LEVEL = json.loads((SESSIONS.parent / "kr_null_level.json").read_text())
+
+
+def test_default_moderation_test_keeps_its_level_at_22_episodes():
+    """At 22 episodes (10 MDMA-only participants, 6 who cross over) the default test of a
+    [[moderation]] model, Kenward–Roger, keeps the nominal 5 % within the Monte Carlo error of
+    1,000 data sets (band: 3 binomial SEs, 2.9–7.1 %). In R (pbkrtest through lmerTest,
+    tests/r/mixed_kr_null_level.R, 4,000 null data sets of this design) KR rejects in 5.65 %
+    where lmerTest's Satterthwaite test rejects in 8.0 %, outside the band (this test fails
+    with Satterthwaite: 7.6 % on these data sets). The rate must also agree with R's KR rate."""
+    df_method = ModerationSpec(outcome="caps", predictor="wai", timepoints=("s3",)).df_method
+    assert df_method == "kenward_roger"
+    reps = 1000
+    rate = _null_rate(np.random.default_rng(2207), 10, 6, reps, df_method)
+    assert abs(rate - 0.05) < 3 * np.sqrt(0.05 * 0.95 / reps), rate
+    r = KR_NULL_LEVEL["crossover_6"]["kenward_roger"]
+    se = np.sqrt(r * (1 - r) / KR_NULL_LEVEL["crossover_6"]["reps"] + r * (1 - r) / reps)
     assert abs(rate - r) < 3 * se, (rate, r)
 
 

@@ -4,6 +4,9 @@ Estimates, standard errors, t, CI limits and variance components are held to 1e-
 Satterthwaite df to 1e-4 relative against lmer fitted with a tightened optimiser (the exact
 REML optimum). p-values are held to 1e-5 relative: lmerTest's df come from numerical
 derivatives (numDeriv) good to about 1e-7, which moves p in its sixth digit (worst seen 3e-6).
+Kenward–Roger SEs, df, p and the whole adjusted covariance are held to pbkrtest's on the same
+data (fixtures by tests/r/mixed_kr_reference.R; pbkrtest's formulas are closed-form, so the
+agreement is ~1e-7 or better).
 """
 
 from __future__ import annotations
@@ -16,10 +19,18 @@ import pandas as pd
 import pytest
 
 from alliance.errors import AnalysisError
-from alliance.models.mixed import _hessian_and_jacobian, _solve, _sums, fit_random_intercept
+from alliance.models.mixed import (
+    _hessian_and_jacobian,
+    _kenward_roger_pieces,
+    _solve,
+    _sums,
+    fit_random_intercept,
+)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "r" / "mixed" / "lmer_reference.json"
 CASES = json.loads(FIXTURE.read_text())["cases"]
+KR_FIXTURE = FIXTURE.parent / "kr_reference.json"
+KR = json.loads(KR_FIXTURE.read_text())
 
 
 def _design(case: dict) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
@@ -67,6 +78,70 @@ def test_matches_lmertest(name: str) -> None:
     np.testing.assert_allclose(fit.reml_deviance, ref["reml_criterion"], rtol=1e-9)
     assert fit.singular == ref["singular"]
     assert (fit.n_observations, fit.n_groups) == (ref["n_observations"], ref["n_groups"])
+
+
+def _assert_kr_terms(fit, expected_terms: list[dict]) -> None:
+    terms = fit.terms()
+    expected = pd.DataFrame(expected_terms)
+    assert list(terms["name"]) == list(expected["name"])
+    for column in ("estimate", "std_error", "t", "ci_low", "ci_high"):
+        np.testing.assert_allclose(
+            terms[column], expected[column], rtol=1e-6, atol=1e-9, err_msg=column
+        )
+    np.testing.assert_allclose(terms["df"], expected["df"], rtol=1e-4)
+    np.testing.assert_allclose(terms["p"], expected["p"], rtol=1e-5, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_kenward_roger_matches_pbkrtest(name: str) -> None:
+    y, X, names, participant = _design(CASES[name])
+    fit = fit_random_intercept(y, X, participant, names, model=name, df_method="kenward_roger")
+    ref = KR["cases"][name]
+    assert fit.df_method == "kenward_roger" and fit.singular == ref["singular"]
+    _assert_kr_terms(fit, ref["terms"])
+    adjusted = np.array(ref["vcov_adjusted"])
+    scale = np.sqrt(np.outer(np.diag(adjusted), np.diag(adjusted)))
+    np.testing.assert_array_less(np.abs(fit.vcov - adjusted) / scale, 1e-6)
+
+
+def test_kenward_roger_widens_the_small_sample_standard_errors() -> None:
+    """Same estimates; KR's SE adds the variability of the estimated variances, so in a small
+    non-singular crossover fit it exceeds the plug-in SE for every fixed effect."""
+    y, X, names, participant = _design(CASES["crossover"])
+    sat = fit_random_intercept(y, X, participant, names).terms()
+    kr = fit_random_intercept(y, X, participant, names, df_method="kenward_roger").terms()
+    np.testing.assert_allclose(kr["estimate"], sat["estimate"], rtol=1e-12)
+    assert (kr["std_error"] > sat["std_error"]).all()
+
+
+@pytest.mark.parametrize("name", ["crossover", "unbalanced_missing", "singular"])
+def test_kenward_roger_pieces_match_dense_matrices(name: str) -> None:
+    """The closed forms for P, Q and K against pbkrtest's definitions on explicit n × n
+    matrices: Pᵣ = −X'Σ⁻¹GᵣΣ⁻¹X, Qᵣₛ = X'Σ⁻¹GᵣΣ⁻¹GₛΣ⁻¹X, Kᵣₛ = tr(Σ⁻¹GᵣΣ⁻¹Gₛ)."""
+    y, X, names, participant = _design(CASES[name])
+    fit = fit_random_intercept(y, X, participant, names)
+    codes = np.unique(np.asarray(participant), return_inverse=True)[1]
+    s = _sums(y, X, codes, int(codes.max()) + 1)
+    P, Q, K = _kenward_roger_pieces(s, fit.theta, fit.sigma)
+    Z = (codes[:, None] == np.arange(codes.max() + 1)[None, :]).astype(float)
+    G = [Z @ Z.T, np.eye(len(y))]
+    Sigma_inv = np.linalg.inv(fit.participant_variance * G[0] + fit.residual_variance * G[1])
+    for r in range(2):
+        dense_p = -X.T @ Sigma_inv @ G[r] @ Sigma_inv @ X
+        np.testing.assert_allclose(P[r], dense_p, rtol=1e-9, atol=1e-12 * np.abs(dense_p).max())
+        for t in range(r, 2):
+            dense_q = X.T @ Sigma_inv @ G[r] @ Sigma_inv @ G[t] @ Sigma_inv @ X
+            np.testing.assert_allclose(
+                Q[r][t], dense_q, rtol=1e-9, atol=1e-12 * np.abs(dense_q).max()
+            )
+            dense_k = np.trace(Sigma_inv @ G[r] @ Sigma_inv @ G[t])
+            np.testing.assert_allclose(K[r, t], dense_k, rtol=1e-9)
+
+
+def test_unknown_df_method_is_refused() -> None:
+    y, X, names, participant = _design(CASES["balanced"])
+    with pytest.raises(ValueError, match="df_method"):
+        fit_random_intercept(y, X, participant, names, df_method="kenward-roger")
 
 
 def test_singular_fits_are_covered() -> None:
@@ -173,6 +248,7 @@ lag = 2
 outcome = "caps"
 predictor = "wai"
 timepoints = ["s3", "s4"]
+df_method = "satterthwaite"
 """
 
 
@@ -228,3 +304,28 @@ def test_ridge_fit_is_at_least_as_good_as_lmer(session_analysis) -> None:
     expected = pd.DataFrame(ref["terms"])
     np.testing.assert_allclose(fit.terms()["estimate"], expected["estimate"], rtol=1e-5)
     np.testing.assert_allclose(fit.terms()["df"], expected["df"], rtol=1e-4)
+
+
+def test_moderation_default_is_kenward_roger_end_to_end(tmp_path) -> None:
+    """Without a df_method key a [[moderation]] model is tested by Kenward–Roger, and its numbers
+    are pbkrtest's on the rows built from the scored file."""
+    from alliance.models.plan import load_plan
+    from alliance.pipeline import analyze, load_data
+
+    plan_file = tmp_path / "plan.toml"
+    plan_file.write_text(
+        '[[moderation]]\noutcome = "caps"\npredictor = "wai"\ntimepoints = ["s3"]\n'
+    )
+    (result,) = analyze(load_data(SESSIONS), load_plan(plan_file)).mixed.moderation
+    assert result.fit.df_method == "kenward_roger"
+    _assert_kr_terms(result.fit, KR["pipeline"]["moderation_s3"]["terms"])
+
+
+def test_kenward_roger_df_of_one_contrast_is_two_over_a() -> None:
+    """pbkrtest's Lb_ddf for one contrast, followed step by step, equals 2/A₂ (A₁ = A₂), through
+    its edge cases (A₂ = ½: V₂ = 0; A₂ = 1: 0/0 counted as 1; A₂ = 2: V₀ = 0) in R's arithmetic."""
+    from alliance.inference.kenward_roger import _ddf_one
+
+    for a in (1e-4, 0.05, 0.5, 1.0, 2.0, 3.0):
+        assert _ddf_one(a) == pytest.approx(2.0 / a, rel=1e-12)
+    assert _ddf_one(0.0) == np.inf

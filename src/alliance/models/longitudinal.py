@@ -124,6 +124,11 @@ def fit_longitudinal(data: LongitudinalData) -> LongitudinalResult:
         )
     X = np.column_stack([np.ones(len(rows)), rows[list(names[1:])].to_numpy(float)])
     fit = fit_random_intercept(
-        rows["y"].to_numpy(float), X, rows["participant_id"].to_numpy(), names, model=spec.name
+        rows["y"].to_numpy(float),
+        X,
+        rows["participant_id"].to_numpy(),
+        names,
+        model=spec.name,
+        df_method=spec.df_method,
     )
     return LongitudinalResult(data, fit)

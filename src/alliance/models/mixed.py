@@ -19,11 +19,17 @@ Degrees of freedom, t, p and confidence intervals follow lmerTest's Satterthwait
 (:mod:`alliance.inference.satterthwaite`), which needs the Hessian of the (unprofiled) REML
 deviance over (θ, σ) and the derivatives of vcov(β) = σ²M⁻¹ over (θ, σ); both are computed here
 in closed form from the per-participant sums, so a fit costs O(n·p) per criterion evaluation.
+With ``df_method="kenward_roger"`` the t tests use Kenward–Roger's adjusted covariance and df
+instead (:mod:`alliance.inference.kenward_roger`), whose model-specific pieces are closed forms in
+the same sums; at trial sizes this keeps the level of the alliance × condition test that
+Satterthwaite's test exceeds (docs/mixed-models.md).
 
 References
 ----------
 Bates, D., Mächler, M., Bolker, B., & Walker, S. (2015). Fitting linear mixed-effects models
 using lme4. *Journal of Statistical Software*, 67(1), 1–48.
+Kenward, M. G., & Roger, J. H. (1997). Small sample inference for fixed effects from restricted
+maximum likelihood. *Biometrics*, 53(3), 983–997.
 Kuznetsova, A., Brockhoff, P. B., & Christensen, R. H. B. (2017). lmerTest package: tests in
 linear mixed effects models. *Journal of Statistical Software*, 82(13), 1–26.
 """
@@ -40,6 +46,7 @@ import scipy.linalg
 from scipy import optimize
 
 from alliance.errors import AnalysisError
+from alliance.inference.kenward_roger import kenward_roger
 from alliance.inference.satterthwaite import satterthwaite_df, satterthwaite_table
 
 # lme4's isSingular(): a fit whose relative random-effect SD θ is below this is on the boundary.
@@ -51,11 +58,22 @@ _XATOL = 1e-12
 # A column counts as collinear below this fraction of its norm after the earlier columns are
 # projected out (R's lm() and lme4's rank check use the same QR tolerance).
 _RANK_TOL = 1e-7
+# Small-sample inference for the fixed effects: lmerTest's Satterthwaite df on the plug-in
+# vcov(β), or Kenward–Roger's adjusted vcov(β) and df (pbkrtest; lmerTest ddf = "Kenward-Roger").
+DF_METHODS = ("satterthwaite", "kenward_roger")
+# results.json's df_method: the method and the R package whose numbers it reproduces.
+DF_METHOD_LABELS = {
+    "satterthwaite": "Satterthwaite (lmerTest)",
+    "kenward_roger": "Kenward-Roger (pbkrtest)",
+}
 
 
 @dataclass(frozen=True, eq=False)
 class MixedFit:
-    """One REML fit: fixed effects with Satterthwaite inference and the variance components."""
+    """One REML fit: fixed effects with small-sample inference and the variance components.
+
+    ``vcov`` and ``df`` are those the t tests use: the plug-in σ²M⁻¹ with Satterthwaite df, or
+    Kenward–Roger's adjusted covariance with its df (``df_method``)."""
 
     model: str
     names: tuple[str, ...]
@@ -67,6 +85,7 @@ class MixedFit:
     reml_deviance: float
     n_observations: int
     n_groups: int
+    df_method: str = "satterthwaite"  # one of DF_METHODS; vcov is Φ_A for "kenward_roger"
 
     @property
     def participant_variance(self) -> float:
@@ -80,6 +99,10 @@ class MixedFit:
     def icc(self) -> float:
         """Share of the variance between participants: σ²_u / (σ²_u + σ²)."""
         return self.theta**2 / (1.0 + self.theta**2)
+
+    @property
+    def df_method_label(self) -> str:
+        return DF_METHOD_LABELS[self.df_method]
 
     @property
     def singular(self) -> bool:
@@ -267,6 +290,39 @@ def _hessian_and_jacobian(
     return hessian, [jac_theta, jac_sigma]
 
 
+def _kenward_roger_pieces(
+    s: _Sums, theta: float, sigma: float
+) -> tuple[list[np.ndarray], list[list[np.ndarray]], np.ndarray]:
+    """pbkrtest's Pᵣ, Qᵣₛ, Kᵣₛ for Σ = σ²_u ZZ' + σ²I (γ = (σ²_u, σ²), G = (ZZ', I)).
+
+    Per participant Hᵢ⁻ᵏ = I − ((1 − cᵢᵏ)/nᵢ)11' with cᵢ = 1/(1 + nᵢθ²), and Hᵢ⁻¹1 = cᵢ1, so
+    every product of Σ⁻¹ = H⁻¹/σ² with ZZ' is a weighted sum of sᵢsᵢ' (sᵢ the column sums of
+    participant i's rows): P₁ = −Σcᵢ²sᵢsᵢ'/σ⁴, P₂ = −X'H⁻²X/σ⁴, Q₁₁ = Σnᵢcᵢ³sᵢsᵢ'/σ⁶,
+    Q₁₂ = Σcᵢ³sᵢsᵢ'/σ⁶, Q₂₂ = X'H⁻³X/σ⁶, K₁₁ = Σnᵢ²cᵢ²/σ⁴, K₁₂ = Σnᵢcᵢ²/σ⁴,
+    K₂₂ = Σ(nᵢ − 1 + cᵢ²)/σ⁴.
+    """
+    n = s.n
+    log_c = -np.log1p(n * theta**2)
+    c = np.exp(log_c)
+
+    def weighted(weights: np.ndarray) -> np.ndarray:
+        return np.asarray(s.S.T @ (weights[:, None] * s.S))
+
+    def xhx(k: int) -> np.ndarray:
+        """X'H⁻ᵏX; 1 − cᵏ as −expm1 keeps its digits when θ is small."""
+        return s.XtX - weighted(-np.expm1(k * log_c) / n)
+
+    s4, s6 = sigma**4, sigma**6
+    P = [-weighted(c**2) / s4, -xhx(2) / s4]
+    q12 = weighted(c**3) / s6
+    Q = [[weighted(n * c**3) / s6, q12], [q12, xhx(3) / s6]]
+    k12 = float(np.sum(n * c**2)) / s4
+    K = np.array(
+        [[float(np.sum((n * c) ** 2)) / s4, k12], [k12, float(np.sum(n - 1.0 + c**2)) / s4]]
+    )
+    return P, Q, K
+
+
 def _check_design(
     model: str, y: np.ndarray, X: np.ndarray, names: Sequence[str], groups: int
 ) -> None:
@@ -306,11 +362,16 @@ def fit_random_intercept(
     participant: Sequence[object] | np.ndarray,
     names: Sequence[str],
     model: str = "mixed model",
+    df_method: str = "satterthwaite",
 ) -> MixedFit:
-    """REML fit of ``y ~ X + (1 | participant)`` with lmerTest's Satterthwaite inference.
+    """REML fit of ``y ~ X + (1 | participant)`` with small-sample inference: lmerTest's
+    Satterthwaite df (``df_method="satterthwaite"``) or Kenward–Roger's adjusted covariance and
+    df as pbkrtest (``"kenward_roger"``).
 
     Raises :class:`AnalysisError` naming ``model`` when the model cannot be estimated.
     """
+    if df_method not in DF_METHODS:
+        raise ValueError(f"df_method must be one of {DF_METHODS}, not {df_method!r}")
     y = np.asarray(y, dtype=float)
     X = np.asarray(X, dtype=float)
     _, codes = np.unique(np.asarray(participant, dtype=object).astype(str), return_inverse=True)
@@ -333,10 +394,14 @@ def fit_random_intercept(
             "Fix: check that the outcome is not a copy of a predictor",
         )
     sigma = math.sqrt(at.r2 / dof)
-    hessian, jacobian = _hessian_and_jacobian(s, at, theta, sigma, dof)
     Minv = scipy.linalg.cho_solve((at.chol, True), np.eye(p))
     vcov = sigma**2 * Minv
-    df = satterthwaite_df(vcov, hessian, jacobian)
+    if df_method == "kenward_roger":
+        adjusted = kenward_roger(vcov, *_kenward_roger_pieces(s, theta, sigma))
+        vcov, df = adjusted.vcov, adjusted.df
+    else:
+        hessian, jacobian = _hessian_and_jacobian(s, at, theta, sigma, dof)
+        df = satterthwaite_df(vcov, hessian, jacobian)
     return MixedFit(
         model=model,
         names=tuple(names),
@@ -348,4 +413,5 @@ def fit_random_intercept(
         reml_deviance=_profiled_deviance(at, dof),
         n_observations=n,
         n_groups=groups,
+        df_method=df_method,
     )

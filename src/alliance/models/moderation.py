@@ -135,5 +135,6 @@ def fit_moderation(data: ModerationData) -> ModerationResult:
         rows["participant_id"].to_numpy(),
         names,
         model=data.key,
+        df_method=data.spec.df_method,
     )
     return ModerationResult(data, fit)

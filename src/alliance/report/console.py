@@ -28,7 +28,8 @@ def model_line(model: ModelResult, method: str) -> str:
 
 
 def mixed_lines(mixed: MixedResults | None) -> list[str]:
-    """One line per mixed model: its key term with Satterthwaite df, and the singular flag."""
+    """One line per mixed model: its key term with its df (Satterthwaite or Kenward–Roger) and
+    the singular flag."""
     if not mixed:
         return []
     lines = []

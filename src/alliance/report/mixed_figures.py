@@ -67,7 +67,9 @@ def slopes_figure(results: list[LongitudinalResult]) -> ReportFigure:
         caption=(
             "Within-person slope (blue): the outcome at the next session per point of alliance "
             "above the participant's own mean; between-person slope (red): per point of a "
-            "participant's mean alliance above the sample's. 95% CIs on Satterthwaite df."
+            "participant's mean alliance above the sample's. 95% CIs on "
+            + " or ".join(dict.fromkeys(r.fit.df_method_label for r in results))
+            + " df."
         ),
         figure=fig,
     )

@@ -1,8 +1,9 @@
 """Mixed models in the outputs: results.json records, APA tables, CSV rows and the report text.
 
 ``longitudinal_models[]`` and ``moderation_models[]`` carry, per model, the fixed effects with
-Satterthwaite df, t, p and 95 % CI (as ``lmerTest``), the variance components, the ICC and the
-singular flag; ``therapist_effects`` the therapist-level ICCs when the data name therapists.
+Satterthwaite (as ``lmerTest``) or Kenward–Roger (as ``pbkrtest``) df, t, p and 95 % CI, the
+variance components, the ICC and the singular flag; ``therapist_effects`` the therapist-level
+ICCs when the data name therapists.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def _fit_record(fit: MixedFit) -> dict[str, Any]:
         "singular": fit.singular,
         "theta": fit.theta,
         "reml_criterion": fit.reml_deviance,
-        "df_method": "Satterthwaite (lmerTest)",
+        "df_method": fit.df_method_label,
     }
 
 
@@ -182,12 +183,26 @@ def _fit_label(title: str, fit: MixedFit, units: str) -> apa.Runs:
     )
 
 
-_NOTE = join(
-    "Linear mixed models with a random intercept per participant, fitted by REML; ",
-    italic("df"),
-    " by Satterthwaite's approximation (as R lmerTest). ICC = participant variance / "
-    "(participant + residual variance).",
-)
+_DF_PHRASES = {
+    "satterthwaite": "Satterthwaite's approximation (as R lmerTest)",
+    "kenward_roger": "Kenward and Roger's method, SE from its adjusted covariance (as R pbkrtest)",
+}
+
+
+def _df_phrase(fits: list[MixedFit]) -> str:
+    """How the df of these fits were computed, e.g. "Satterthwaite's approximation (...)"."""
+    methods = dict.fromkeys(f.df_method for f in fits)
+    return " or ".join(_DF_PHRASES[m] for m in methods) + (
+        " (each model's df_method in results.json)" if len(methods) > 1 else ""
+    )
+
+
+def _note(fits: list[MixedFit]) -> apa.Runs:
+    return join(
+        "Linear mixed models with a random intercept per participant, fitted by REML; ",
+        italic("df"),
+        f" by {_df_phrase(fits)}. ICC = participant variance / (participant + residual variance).",
+    )
 
 
 def longitudinal_apa_table(results: list[LongitudinalResult]) -> ApaTable:
@@ -204,7 +219,7 @@ def longitudinal_apa_table(results: list[LongitudinalResult]) -> ApaTable:
         columns=_COLUMNS,
         sections=sections,
         note=join(
-            _NOTE,
+            _note([r.fit for r in results]),
             " Within: the session's alliance minus the participant's mean alliance, predicting "
             "the outcome at a later session; between: the participant's mean alliance, centred "
             "on the sample mean.",
@@ -231,7 +246,7 @@ def moderation_apa_table(results: list[ModerationResult]) -> ApaTable:
         columns=_COLUMNS,
         sections=sections,
         note=join(
-            _NOTE,
+            _note([r.fit for r in results]),
             " Alliance is centred on its mean over the model's episodes, so its row is the "
             "alliance slope under placebo and the interaction the difference under MDMA.",
         ),
@@ -288,10 +303,32 @@ def _sentence_moderation(r: ModerationResult) -> str:
     )
 
 
+_METHOD_SENTENCES = {
+    "satterthwaite": "Satterthwaite degrees of freedom (Kuznetsova et al., 2017, as R lmerTest)",
+    "kenward_roger": "Kenward–Roger's adjusted standard errors and degrees of freedom (Kenward & "
+    "Roger, 1997, as R pbkrtest)",
+}
+
+
+def _methods(longitudinal: list[MixedFit], moderation: list[MixedFit]) -> str:
+    """The methods paragraph; when the two kinds of model use different tests, each is named."""
+    kinds = [("lagged models", longitudinal), ("alliance × condition models", moderation)]
+    used = {kind: list(dict.fromkeys(f.df_method for f in fits)) for kind, fits in kinds if fits}
+    if len({m for methods in used.values() for m in methods}) == 1:
+        tests = "with " + _METHOD_SENTENCES[next(iter(used.values()))[0]]
+    else:
+        tests = "; ".join(
+            f"in {kind} with " + " or ".join(_METHOD_SENTENCES[m] for m in methods)
+            for kind, methods in used.items()
+        )
+    return (
+        "<p>Linear mixed models with a random intercept per participant were fitted by "
+        f"restricted maximum likelihood; fixed effects are tested {tests}. " + METHODS
+    )
+
+
 METHODS = (
-    "<p>Linear mixed models with a random intercept per participant were fitted by restricted "
-    "maximum likelihood; fixed effects are tested with Satterthwaite degrees of freedom "
-    "(Kuznetsova et al., 2017, as R lmerTest). Lagged within–between models regress the outcome "
+    "Lagged within–between models regress the outcome "
     "at each session on the alliance at an earlier session split into its deviation from the "
     "participant's own mean alliance (within person) and that mean's deviation from the sample "
     "mean (between persons), with time in sessions (Falkenström et al., 2017). Alliance × "
@@ -306,7 +343,7 @@ def mixed_section_html(analysis: Analysis, tables_for: Callable[..., str]) -> st
     mixed = analysis.mixed
     if not mixed:
         return ""
-    parts = [METHODS]
+    parts = [_methods([r.fit for r in mixed.longitudinal], [r.fit for r in mixed.moderation])]
     parts += [_sentence_longitudinal(r) for r in mixed.longitudinal]
     parts += [_sentence_moderation(r) for r in mixed.moderation]
     notes = dict.fromkeys(n for t in mixed.therapist.values() for n in t.notes)
