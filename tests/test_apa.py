@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from alliance.models.plan import load_plan
@@ -338,3 +340,21 @@ def test_report_counts_borrowed_baselines_from_the_data():
     assert borrowed >= 1  # the fixture has a crossover without its own open-label baseline
     html = build_report(crossover).html
     assert f"For {apa.count_word(borrowed)} crossover participant" in html
+
+
+def test_descriptives_follow_the_plan_timepoints_only() -> None:
+    """Session-level measurements scored under an analysed name (a short form's ``wai`` after
+    every session) stay out of Table 1, and its rows follow the plan's order, not the alphabet."""
+    from alliance.report.apa_tables import descriptives_apa_table
+
+    rng = np.random.default_rng(1)
+    columns = ["caps__post", "caps__baseline", "iesr__baseline", "iesr__post", "wai__s9",
+               "wai__s4", "wai__pre_s3", "wai__post_s1", "wai__post_s10", "wai__post_s2"]  # fmt: skip
+    episodes = pd.DataFrame({c: rng.normal(50, 10, 8) for c in columns})
+    table = descriptives_apa_table(episodes, load_plan(None))
+    rows = [[row[0] for row in section.rows] for section in table.sections]
+    assert rows == [
+        ["Baseline", "Post-treatment"],
+        ["Baseline", "Post-treatment"],
+        ["Before session 3 (first MDMA session)", "Session 4", "Session 9"],
+    ], rows

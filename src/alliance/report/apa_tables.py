@@ -398,12 +398,27 @@ def plan_scores(plan: AnalysisPlan) -> dict[str, str]:
     return labels
 
 
+def plan_timepoints(plan: AnalysisPlan) -> dict[str, list[str]]:
+    """Score → the timepoints the plan analyses it at, in the plan's order (outcomes first)."""
+    timepoints: dict[str, list[str]] = {}
+    for o in plan.outcomes:
+        timepoints.setdefault(o.score, []).extend((o.baseline, o.post))
+    for p in plan.predictors:
+        timepoints.setdefault(p.score, []).extend(p.timepoints)
+    return {score: list(dict.fromkeys(points)) for score, points in timepoints.items()}
+
+
 def descriptives_apa_table(episodes: pd.DataFrame, plan: AnalysisPlan) -> ApaTable:
-    """Mean, SD and n of every analysed score at every timepoint, over MDMA episodes."""
+    """Mean, SD and n of every analysed score at the timepoints the plan analyses, over MDMA
+    episodes, in the plan's order. Other timepoints of the same score (e.g. session-level
+    measurements of a short form scored under the same name) belong to other tables."""
     table = descriptives_table(episodes)
     labels = plan_scores(plan)
+    analysed = plan_timepoints(plan)
     sections = []
     for score, label in labels.items():
+        of_score = table.loc[table["score"] == score].set_index("timepoint", drop=False)
+        of_score = of_score.loc[[t for t in analysed[score] if t in of_score.index]]
         rows = tuple(
             (
                 apa.capitalise(apa.timepoint_label(str(r.timepoint))),
@@ -412,7 +427,7 @@ def descriptives_apa_table(episodes: pd.DataFrame, plan: AnalysisPlan) -> ApaTab
                 fmt_num(r.sd),
                 f"{fmt_num(r.min, 0)}{apa.EN_DASH}{fmt_num(r.max, 0)}" if r.n else apa.MISSING,
             )
-            for r in table.loc[table["score"] == score].itertuples(index=False)
+            for r in of_score.itertuples(index=False)
         )
         if rows:
             sections.append(Section(plain(label), rows))
