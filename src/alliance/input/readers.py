@@ -595,7 +595,12 @@ def _finish(path: Path, header: list[Any], cells: pd.DataFrame) -> tuple[pd.Data
     problems.raise_if_any()
     frame = cells[keep]
     frame.columns = [names[i] for i in keep]
-    frame.insert(len(keep), SOURCE_ROW, np.arange(2, len(frame) + 2, dtype=np.int64))
+    # Assigned as one block: a wide export (hundreds of item columns) read column by column
+    # leaves a fragmented frame, on which inserting one more column is slow and warns.
+    rows = pd.DataFrame(
+        {SOURCE_ROW: np.arange(2, len(frame) + 2, dtype=np.int64)}, index=frame.index
+    )
+    frame = pd.concat([frame, rows], axis=1)
     # Column by column: a row-wise reduction over a frame of millions of rows is much slower.
     empty = np.ones(len(frame), dtype=bool)
     for column in frame.columns[:-1]:  # every column but source_row
