@@ -1,4 +1,4 @@
-"""MDMA treatment episodes across the crossover (SPEC §3) and the participant ledger."""
+"""MDMA treatment episodes across the crossover (docs/data-layouts.md) and the participant ledger."""
 
 import numpy as np
 import pandas as pd

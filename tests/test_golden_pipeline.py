@@ -1,6 +1,6 @@
 """The whole pipeline (load → validate → episodes → models → multiplicity) against R.
 
-The fixtures come from ``tests/r/fixtures_models.R``, which applies SPEC §3's episode rule in R
+The fixtures come from ``tests/r/fixtures_models.R``, which applies the episode rule of docs/data-layouts.md in R
 (including a crossover, missing values, an MDMA participant with a later open-label phase and a
 borrowed open-label baseline) and fits ``lm`` and ``p.adjust``. Tolerance: 1e-8 relative.
 """

@@ -48,7 +48,7 @@ class LoadedData:
     sha256: str
     synthetic: bool
     layout: str  # "items" or "scored"
-    scores: pd.DataFrame  # the scored frame (SPEC §3 scored layout)
+    scores: pd.DataFrame  # the scored frame (the scored layout, docs/data-layouts.md)
     participants: pd.DataFrame  # participant_id, arm, phases, rows
     rows_in: int
     rows_missing_value: int

@@ -1,5 +1,5 @@
 #!/usr/bin/env Rscript
-# Golden fixtures for the article's models (SPEC §4), multiplicity correction and model
+# Golden fixtures for the article's models (the article's plan), multiplicity correction and model
 # diagnostics, computed with base R (lm, p.adjust, shapiro.test, cooks.distance), lmtest
 # (bptest) and car (vif).
 #
@@ -7,7 +7,7 @@
 #
 #     Rscript tests/r/fixtures_models.R
 #
-# Reads   tests/fixtures/data/<dataset>.csv          (SPEC §3 scored layout)
+# Reads   tests/fixtures/data/<dataset>.csv          (the scored layout)
 # Writes  tests/fixtures/r/models/<dataset>_episodes.csv  the episode rows every model used
 #         tests/fixtures/r/models/<dataset>.json          models, p.adjust, diagnostics
 #         tests/fixtures/r/models/p_adjust_edge_cases.json
@@ -51,7 +51,7 @@ about <- list(
   )
 )
 
-# ---- Episodes (SPEC §3) -------------------------------------------------------------------
+# ---- Episodes (docs/data-layouts.md) -------------------------------------------------------------------
 # One episode per participant: an MDMA-arm participant's randomised phase (a later open-label
 # phase is ignored: the first MDMA exposure counts); a placebo-arm participant's open-label
 # phase, when there is one. A blank open-label baseline of a score falls back to that score's

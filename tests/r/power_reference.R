@@ -1,7 +1,7 @@
-# Analytic power of the alliance term's test (tests/test_power.py; SPEC §7).
+# Analytic power of the alliance term's test (tests/test_power.py; docs/power.md).
 # Run from the repository root: Rscript tests/r/power_reference.R
 # G*Power convention ("R² increase", Faul et al. 2009): u = 1, v = N - k - 2, ncp = f2 * N,
-#   power = 1 - pf(qf(1 - alpha, 1, v), 1, v, ncp = f2 * N)      (SPEC §7 reference formula)
+#   power = 1 - pf(qf(1 - alpha, 1, v), 1, v, ncp = f2 * N)      (the reference formula of docs/power.md)
 # pwr convention: pwr::pwr.f2.test(u = 1, v = v, f2, sig.level = alpha), ncp = f2 * (u + v + 1).
 # Required N for a target power under pwr's convention: pwr.f2.test solves for a real v;
 #   N = ceiling(v) + k + 2 is the smallest whole sample reaching it.

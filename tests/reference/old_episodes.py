@@ -1,4 +1,4 @@
-"""MDMA treatment episodes: the unit of analysis (SPEC §3).
+"""MDMA treatment episodes: the unit of analysis (docs/data-layouts.md).
 
 An episode is the randomised phase of a participant allocated to MDMA, or the open-label phase
 of a placebo participant who crossed over. Each participant contributes at most one episode.

@@ -3,7 +3,7 @@
 The item frame is turned into one response matrix per instrument (rows: participant, phase,
 timepoint; columns: the definition's items), reverse-keyed items are reflected
 (``min + max − x``), multi-part items are combined into scoring units (CAPS-IV: F + I), and each
-score is computed from the units present. Missing-item rule (SPEC §3): a score is prorated from
+score is computed from the units present. Missing-item rule (docs/data-layouts.md): a score is prorated from
 the units present — ``sum × n_units / n_present`` — when at least ``min_fraction_present`` of its
 units are present, else it is missing. Clinician interviews default to no prorating (1.0).
 """
@@ -134,7 +134,7 @@ def score_items(
     instruments: Mapping[str, Instrument] | None = None,
     min_fraction_present: Mapping[str, float] | None = None,
 ) -> ScoredItems:
-    """Score a validated item frame into the scored layout (SPEC §3).
+    """Score a validated item frame into the scored layout (docs/data-layouts.md).
 
     Parameters
     ----------

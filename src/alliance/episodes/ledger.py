@@ -1,4 +1,4 @@
-"""The ledger: every input row and every participant accounted for (SPEC §3).
+"""The ledger: every input row and every participant accounted for (docs/data-layouts.md).
 
 A participant is either in an MDMA episode or excluded with a reason; an episode is in each
 model or excluded from it with a reason. Row counts add up: every row read is answered, blank

@@ -1,4 +1,4 @@
-"""Missing scores handled by multiple imputation (SPEC §10).
+"""Missing scores handled by multiple imputation (docs/missing-data.md).
 
 chained.py imputes (chained equations, predictive mean matching), pooling.py combines the fits
 by Rubin's rules as R's ``mice::pool``, tipping.py shifts imputed values away from "missing at

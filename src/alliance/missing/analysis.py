@@ -1,6 +1,6 @@
 """The plan's models on multiply imputed data: impute, fit on every completed dataset, pool.
 
-What is imputed (SPEC §10): for each episode, the plan's scored variables (baseline and post of
+What is imputed (docs/missing-data.md): for each episode, the plan's scored variables (baseline and post of
 every outcome, every alliance timepoint of every predictor) and its numeric covariates, so the
 outcome informs the imputation of alliance and the other way round. Categorical covariates
 (and the episode's phase) enter as complete predictors; an episode whose categorical covariate

@@ -1,6 +1,6 @@
 """Fit every model a plan declares on the episode frame, then correct for multiplicity.
 
-Each model uses its own complete cases (SPEC §4); the baseline-only model that ΔR² and f² are
+Each model uses its own complete cases (the article's practice); the baseline-only model that ΔR² and f² are
 measured against is fitted on exactly the same cases. Who was left out of which model, and why,
 is returned alongside so the ledger can account for every participant.
 """

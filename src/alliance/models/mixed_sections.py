@@ -1,4 +1,4 @@
-"""Fit the plan's ``[[longitudinal]]`` and ``[[moderation]]`` sections (SPEC-style stage entry).
+"""Fit the plan's ``[[longitudinal]]`` and ``[[moderation]]`` sections.
 
 Longitudinal models use the plan's MDMA episodes (one per participant, the plan's episode rule);
 moderation models use every phase with data (:mod:`alliance.models.moderation`). Each model's

@@ -101,7 +101,7 @@ class AnalysisPlan(_Strict):
     alpha: float = Field(default=0.05, ge=MIN_ALPHA, le=MAX_ALPHA, strict=True, allow_inf_nan=False)
     episode_rule: EpisodeRule = "first_mdma"
     missing_data: MissingData = "complete_cases"
-    # Multiple imputation (SPEC §10): completed datasets and rounds of the chained equations.
+    # Multiple imputation (docs/missing-data.md): completed datasets and rounds of the chained equations.
     imputations: int = Field(default=50, ge=2, le=MAX_IMPUTATIONS, strict=True)
     iterations: int = Field(default=10, ge=1, le=MAX_ITERATIONS, strict=True)
     covariates: tuple[str, ...] = ()

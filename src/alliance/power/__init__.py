@@ -1,1 +1,1 @@
-"""Power of the alliance test for planning a replication (SPEC §7): analytic and simulated."""
+"""Power of the alliance test for planning a replication (docs/power.md): analytic and simulated."""

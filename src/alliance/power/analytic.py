@@ -1,4 +1,4 @@
-"""Power of the t test of one alliance coefficient, analytically (SPEC §7).
+"""Power of the t test of one alliance coefficient, analytically (docs/power.md).
 
 The model is ``post ~ baseline [+ covariates] + alliance``; ``k`` counts the covariates with the
 baseline included, so the alliance test has 1 numerator and ``v = N − k − 2`` denominator degrees
@@ -16,7 +16,7 @@ replication will meet them): the sample partial correlation controlling k variab
 distributed as a simple correlation in N − k cases (Fisher, 1924), whose exact density under a
 population value ρ is Fisher's (1915); power is the probability that it falls beyond the critical
 value of the same t test, integrated numerically. It is slightly lower than the fixed-design
-power at small N and is the planning figure (SPEC §7).
+power at small N and is the planning figure (docs/power.md).
 
 References
 ----------

@@ -1,7 +1,7 @@
 """Power over a grid of effects and sample sizes, and the sample size each effect needs.
 
 Plain records (one dict per row) that the command line prints and ``power.json`` holds. The
-random-design figure is the planning figure (SPEC §7); the fixed-design one is what G*Power or
+random-design figure is the planning figure (docs/power.md); the fixed-design one is what G*Power or
 ``pwr`` would report, named by its convention.
 """
 

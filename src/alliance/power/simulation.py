@@ -1,4 +1,4 @@
-"""Power of the alliance test by Monte Carlo simulation, vectorised (SPEC §7).
+"""Power of the alliance test by Monte Carlo simulation, vectorised (docs/power.md).
 
 Each replication draws a trial of N participants, fits ``post ~ covariates + alliance`` by least
 squares and tests the alliance coefficient with the model's t test. Replications are computed in

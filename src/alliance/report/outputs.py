@@ -1,4 +1,4 @@
-"""Everything ``alliance analyze`` writes into its output folder (SPEC §5).
+"""Everything ``alliance analyze`` writes into its output folder (docs/outputs.md).
 
 The folder is written as one transaction (:mod:`alliance.output.transaction`): the files appear
 together when the run succeeds, the previous run's files that this run did not write again are

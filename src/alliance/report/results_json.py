@@ -1,4 +1,4 @@
-"""``results.json``: the machine-readable result (SPEC §5 contract, ``schema_version`` 1).
+"""``results.json``: the machine-readable result (keys in docs/results-json.md, ``schema_version`` 1).
 
 Keys may be added; none of the contract's keys is renamed or removed without a schema bump.
 Numbers are written with full precision; a number that cannot be computed is ``null``

@@ -9,7 +9,7 @@ from alliance.models.fit import ModelResult
 
 
 def terms_table(models: list[ModelResult]) -> pd.DataFrame:
-    """One row per model and term, every statistic of SPEC §4."""
+    """One row per model and term, every statistic the plan asks for (docs/user-guide.md)."""
     rows = []
     for m in models:
         for i, name in enumerate(m.fit.names):

@@ -58,7 +58,7 @@ class SimulationOptions:
 
 @dataclass(frozen=True)
 class SyntheticTrial:
-    items: pd.DataFrame  # the item layout (SPEC §3), as a user's file would hold it
+    items: pd.DataFrame  # the item layout (docs/data-layouts.md), as a user's file would hold it
     scores: pd.DataFrame  # the items scored by alliance's own scorer (scored layout)
     totals: pd.DataFrame  # the totals drawn, before any assessment or item was lost
     counts: Counts

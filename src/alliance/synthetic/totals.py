@@ -1,7 +1,7 @@
 """Draw a synthetic trial's instrument totals, one row per participant and phase.
 
 Every participant has a randomised phase; placebo participants who cross over also have an
-open-label MDMA phase whose baseline is the end of their placebo phase (SPEC §3, episodes). Each
+open-label MDMA phase whose baseline is the end of their placebo phase (docs/data-layouts.md, episodes). Each
 phase draws its own alliance and outcome latents, jointly normal with the calibrated correlation
 matrix, so a phase's alliance predicts its own outcome and nothing else.
 """

@@ -1,4 +1,4 @@
-"""Which of the two input layouts (SPEC §3) a table is in, from its column names."""
+"""Which of the two input layouts (docs/data-layouts.md) a table is in, from its column names."""
 
 from __future__ import annotations
 
