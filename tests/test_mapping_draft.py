@@ -218,10 +218,34 @@ def test_columns_of_no_instrument_are_left_alone() -> None:
         ("Post", ("post", False)),
         ("follow_up_12m", (None, False)),
         ("screening", (None, False)),
+        # Words of longer event names, as REDCap projects name their events.
+        ("enrollment_baseline_arm_1", ("baseline", False)),
+        ("ol_start_arm_1", ("baseline", True)),
+        ("primary_endpoint_arm_1", ("post", False)),
+        ("integration_4_arm_1", ("s4", False)),
+        ("ol_integration_9_arm_1", ("s9", True)),
+        ("prep_visit_3_arm_1", ("pre_s3", False)),
+        ("Session4", ("s4", False)),
+        ("baseline_to_endpoint", (None, False)),  # both ways: not guessed
+        ("visit_2_week_6", (None, False)),  # two numbers: not guessed
     ],
 )
 def test_timepoint_guesses(text: str, expected: tuple[str | None, bool]) -> None:
     assert guess_timepoint(text) == expected
+
+
+def test_arm_column_found_by_a_word_of_its_name(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "study_id": ["a", "b", "c", "d"],
+            "site_group_size": [3, 4, 5, 6],  # a word of an arm name, but not two or three values
+            "randomization_group": ["1", "2", "1", "2"],
+            **{f"iesr_{i}": [1, 2, 3, 4] for i in range(1, 23)},
+        }
+    )
+    path = tmp_path / "export.csv"
+    frame.to_csv(path, index=False)
+    assert tomllib.loads(draft_for(path).text)["columns"]["randomization_group"] == "arm"
 
 
 @pytest.mark.parametrize(

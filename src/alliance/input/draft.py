@@ -249,10 +249,41 @@ def _clean(text: str) -> str:
     return re.sub(r"_arm_[0-9]+$", "", name)  # REDCap appends the arm to every event
 
 
+# Words that name a timepoint inside a longer event name ("enrollment_baseline", "ol_start",
+# "primary_endpoint", "integration_4"): guesses, each written with "guessed: check it".
+_BASELINE_WORDS = _BASELINE | {"start", "enrollment", "enrolment", "entry", "randomization"}
+_POST_WORDS = _POST | {"endpoint", "primary_endpoint", "exit", "final", "termination", "close"}
+_SESSION_WORDS = {"s", "sess", "session", "exp", "experimental", "integration", "dosing", "drug"}
+_PRE_WORDS = {"pre", "prep", "preparation", "preparatory"}
+
+
+def _by_words(name: str) -> str | None:
+    """A timepoint read from the words of a longer name, when they point one way only."""
+    words = [w for w in name.split("_") if w]
+    numbers = [w for w in words if w.isdigit()]
+    letters = set(words) - set(numbers)
+    if len(numbers) == 1:
+        if letters & _PRE_WORDS:
+            return f"pre_s{int(numbers[0])}"
+        if letters & _SESSION_WORDS:
+            return f"s{int(numbers[0])}"
+        return None
+    if numbers:
+        return None
+    baseline, post = bool(letters & _BASELINE_WORDS), bool(letters & _POST_WORDS)
+    if "_".join(words) in _POST_WORDS or (post and not baseline):
+        return "post"
+    if baseline and not post:
+        return "baseline"
+    return None
+
+
 def guess_timepoint(text: str) -> tuple[str | None, bool]:
     """(timepoint name, open-label?) for an event or token; None when it is not recognised.
 
     ``baseline``, ``post``, ``s<N>`` and ``pre_s<N>`` are the names the article's plan uses.
+    A whole name is matched first (``bl``, ``session_4``, ``pre_s3``); then its words, so that
+    ``enrollment_baseline`` reads as baseline and ``integration_4`` as session 4.
     """
     name = _clean(text)
     open_label = bool(_OPEN_LABEL.search(name))
@@ -267,7 +298,8 @@ def guess_timepoint(text: str) -> tuple[str | None, bool]:
         return f"s{int(match[1])}", open_label
     if match := _PRE_SESSION.match(name):
         return f"pre_s{int(match[1] or match[2])}", open_label
-    return None, open_label
+    # Digits glued to a word ("session4", "visit3") count as a word of their own.
+    return _by_words(re.sub(r"(?<=[a-z])(?=[0-9])", "_", name)), open_label
 
 
 # --- Arm, phase and other columns ---------------------------------------------------------------
@@ -289,6 +321,20 @@ def guess_arm(label: str) -> str | None:
 def _first(columns: Iterable[str], names: Iterable[str]) -> str | None:
     present = set(columns)
     return next((n for n in names if n in present), None)
+
+
+def _arm_column(frame: pd.DataFrame, columns: list[str]) -> str | None:
+    """A column named as an arm (``arm``, ``rand_group`` ...), else one whose name holds such a
+    word (``randomization_group``, ``treatment_arm``) and that holds two or three values."""
+    named = _first(columns, ARM_NAMES)
+    if named is not None:
+        return named
+    words = {w for name in ARM_NAMES for w in name.split("_")} - {"rand"}
+    for column in columns:
+        if set(re.split(r"[^a-z0-9]+", column.lower())) & words:
+            if 2 <= len(_distinct(frame[column])) <= 3:
+                return column
+    return None
 
 
 def _id_column(frame: pd.DataFrame, columns: list[str]) -> str | None:
@@ -438,7 +484,7 @@ def _roles(frame: pd.DataFrame, instruments: Mapping[str, Any], w: _Writer) -> _
                 "definition yet: left out of the mapping"
             )
     id_column = _id_column(frame, unclaimed)
-    arm, phase = _first(unclaimed, ARM_NAMES), _first(unclaimed, PHASE_NAMES)
+    arm, phase = _arm_column(frame, unclaimed), _first(unclaimed, PHASE_NAMES)
     others = {t: _first(unclaimed, names) for t, names in OTHER_COLUMNS.items()}
     taken = {id_column, arm, phase, *others.values()}
     event = _event_column(frame, [c for c in unclaimed if c not in taken], id_column)
