@@ -215,4 +215,7 @@ def results_document(analysis: Analysis) -> dict[str, Any]:
     }
     from alliance.missing.results import with_missing_data  # pooled models under MI
 
-    return clean(with_missing_data(document, analysis))
+    from alliance.report.planning_section import planning_records  # planning a replication
+
+    document = with_missing_data(document, analysis)
+    return clean({**document, "planning": planning_records(document)})
