@@ -71,7 +71,12 @@ def _needed(row: dict[str, Any], value_key: str, n_key: str) -> str:
     if value is None or value == 0:
         return MISSING
     n = row[n_key]
-    return fmt_int(n) if n is not None else f"> {MAX_N:,}"
+    return f"{n:,}" if n is not None else f"> {MAX_N:,}"
+
+
+def _alpha(alpha: float) -> str:
+    """APA: no leading zero, ``0.05`` → ``.05``."""
+    return f"{alpha:g}".removeprefix("0")
 
 
 def _corrected(row: dict[str, Any]) -> str:
@@ -123,14 +128,14 @@ def planning_apa_table(rows: Sequence[dict[str, Any]]) -> ApaTable | None:
             "severity). ",
             italic("N"),
             f" = participants a replication needs for {PLANNING_POWER:.0%} power at "
-            f"α = {alpha:g} (two-sided), predictors random. CI bound = limit of the 95% CI "
+            f"α = {_alpha(alpha)} (two-sided), predictors random. CI bound = limit of the 95% CI "
             "nearer zero (0 when the interval spans zero). Corrected = conditional maximum-"
             "likelihood estimate for a result selected because it was significant (Ghosh et "
             "al., 2008; Zhong & Prentice, 2008); ",
             "ᵃnot significant in this analysis, so not selected and not corrected. Benchmark = ",
             italic("r"),
             " = .28 (Flückiger et al., 2018), signed as better alliance with lower severity. "
-            f"{MISSING} = not computable.",
+            f"{MISSING} = not computable (no N has power against an effect of zero).",
         ),
     )
 
