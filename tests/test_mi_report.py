@@ -42,7 +42,7 @@ def test_report_has_the_missing_data_section_with_its_tables(analysis):
     assert "Tipping Points" in section
     assert "complete cases only" in section  # robust companions are not passed off as pooled
     keys = [t.key for t in report.tables]
-    assert keys[-3:] == ["missing_pattern", "missing_comparison", "missing_tipping"]
+    assert keys[-4:] == ["missing_pattern", "missing_comparison", "missing_tipping", "planning"]
 
 
 def test_comparison_table_shows_both_analyses_of_every_model(analysis):

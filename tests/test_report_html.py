@@ -67,7 +67,8 @@ def test_sections_in_order(report):
     ids = re.findall(r'<section id="([^"]+)">', report.html)
     top = [i for i in ids if not i.startswith("supplement-")]
     assert top == [
-        "summary", "flow", "descriptives", "models", "figures", "details", "supplement",
+        "summary", "flow", "descriptives", "models", "figures", "details", "planning",
+        "supplement",
         "provenance",
     ]  # fmt: skip
 

@@ -46,6 +46,11 @@ from alliance.report.flow import describe_flow, flow_counts, flow_figure, flow_s
 from alliance.report.influence import influence_figure
 from alliance.report.mixed_figures import mixed_figures
 from alliance.report.mixed_models import mixed_section_html
+from alliance.report.planning_section import (
+    analysis_planning,
+    planning_apa_table,
+    planning_section_html,
+)
 from alliance.report.results_json import software_versions
 from alliance.report.summaries import summary_note
 from alliance.safe_text import xml_text
@@ -330,17 +335,22 @@ def build_report(
     show_ids: bool = False,
     generated: dt.datetime | None = None,
     draw_figures: bool = True,
+    planning: list[dict[str, Any]] | None = None,
 ) -> Report:
     """The report page and the figures and tables it shows.
 
     Each figure is drawn once, to SVG: the same text goes inline into the page and into
     ``figures/``. Without ``draw_figures`` the page says where the figures would be, and
-    matplotlib is never loaded.
+    matplotlib is never loaded. ``planning`` is results.json's ``planning`` rows (computed
+    from the analysis when not given).
     """
     generated = generated or dt.datetime.now(dt.UTC).replace(microsecond=0)
     plan = analysis.plan
     ledger = analysis.ledger
     tables = report_tables(analysis, show_ids)
+    planning = analysis_planning(analysis) if planning is None else planning
+    if planning_table := planning_apa_table(planning):  # last: its section comes last too
+        tables.append(planning_table)
     numbers = {t.key: i for i, t in enumerate(tables, start=1)}
     figures = report_figures(analysis, show_ids, score_ranges(analysis)) if draw_figures else []
     svgs = tuple(render_svg(f) for f in figures)
@@ -412,6 +422,8 @@ def build_report(
         missing = f"<p>{escape(missing_section_text(analysis))}</p>"
         missing += tables_for("missing_pattern", "missing_comparison", "missing_tipping")
         sections.append(_section("missing", "Missing data: multiple imputation", missing))
+    if planning_html := planning_section_html(planning, tables_for):
+        sections.append(_section("planning", "Planning a replication", planning_html))
     if small := small_sample_warnings(analysis.models):  # first: read before any number
         sections.insert(0, _section("model-warnings", "Models too small to trust", _list(small)))
     if analysis.loaded.warnings:
@@ -506,6 +518,7 @@ def write_report(
     show_ids: bool = False,
     png: bool = False,
     draw_figures: bool = True,
+    planning: list[dict[str, Any]] | None = None,
 ) -> Path:
     """Write ``report.html``, ``figures/*.svg`` (and ``*.png`` with ``png``) and
     ``tables.docx`` into ``out``.
@@ -515,7 +528,7 @@ def write_report(
     the report together. Returns the path of ``report.html``. Every file is written atomically.
     """
     out = Path(out)
-    report = build_report(analysis, show_ids, draw_figures=draw_figures)
+    report = build_report(analysis, show_ids, draw_figures=draw_figures, planning=planning)
     figures_dir = out / "figures"
     for figure, svg in zip(report.figures, report.svgs, strict=True):
         write_text(figures_dir / f"{figure.name}.svg", xml_text(svg))

@@ -14,6 +14,7 @@ from alliance.pipeline import Analysis
 from alliance.report.files import write_csv, write_json
 from alliance.report.html import write_report
 from alliance.report.mixed_models import mixed_terms_table
+from alliance.report.planning_section import planning_frame
 from alliance.report.results_json import results_document
 from alliance.report.tables import alliance_table, descriptives_table, terms_table
 
@@ -41,8 +42,10 @@ def write_output_files(
         write_csv(tables / "mixed_terms.csv", mixed_terms_table(analysis))
     if analysis.reliability is not None:
         write_csv(tables / "reliability.csv", analysis.reliability)
+    if document["planning"]:
+        write_csv(tables / "planning.csv", planning_frame(document["planning"]))
     path = write_json(folder / "results.json", document)
-    write_report(analysis, folder, show_ids=show_ids, png=png, draw_figures=draw_figures)
+    write_report(analysis, folder, show_ids, png, draw_figures, planning=document["planning"])
     return path
 
 

@@ -214,5 +214,7 @@ def results_document(analysis: Analysis) -> dict[str, Any]:
         **mixed_records(analysis),
     }
     from alliance.missing.results import with_missing_data  # pooled models under MI
+    from alliance.report.planning_section import planning_records  # planning a replication
 
-    return clean(with_missing_data(document, analysis))
+    document = with_missing_data(document, analysis)
+    return clean({**document, "planning": planning_records(document)})
