@@ -331,9 +331,9 @@ def _arm_column(frame: pd.DataFrame, columns: list[str]) -> str | None:
         return named
     words = {w for name in ARM_NAMES for w in name.split("_")} - {"rand"}
     for column in columns:
-        if set(re.split(r"[^a-z0-9]+", column.lower())) & words:
-            if 2 <= len(_distinct(frame[column])) <= 3:
-                return column
+        named_as_arm = bool(set(re.split(r"[^a-z0-9]+", column.lower())) & words)
+        if named_as_arm and 2 <= len(_distinct(frame[column])) <= 3:
+            return column
     return None
 
 
