@@ -275,28 +275,53 @@ def build_batch_model(scenario: Scenario, calibration: Calibration | None = None
     )
 
 
+_STEPS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _steps(table: np.ndarray) -> np.ndarray:
+    """``table``'s differences to the next grid point, 0 past the last (which x reaches clamped).
+
+    Kept per table (the tables live as long as the cached model), not recomputed per lookup.
+    """
+    cached = _STEPS.get(id(table))
+    if cached is None or cached[0] is not table:
+        cached = (table, np.append(np.diff(table), 0.0))
+        _STEPS[id(table)] = cached
+    return cached[1]
+
+
 def _lookup(x: np.ndarray, table: np.ndarray) -> np.ndarray:
     """Linear interpolation of ``table`` (values at the uniform latent grid) at ``x``.
 
     Arithmetic indexing on the uniform grid: the same values as ``numpy.interp`` (clamped at the
     ends) without its binary search, several times faster on millions of values.
     """
-    position = (x + GRID_LIMIT) * ((GRID_POINTS - 1) / (2 * GRID_LIMIT))
+    scale = (GRID_POINTS - 1) / (2 * GRID_LIMIT)
+    position = np.multiply(x, scale)
+    position += GRID_LIMIT * scale
     np.clip(position, 0.0, GRID_POINTS - 1.0, out=position)
     index = position.astype(np.intp)
     position -= index  # the fraction of the way to the next grid point
-    steps = np.append(np.diff(table), 0.0)  # 0 past the last point, which x reaches clamped
-    return np.take(table, index, mode="clip") + position * np.take(steps, index, mode="clip")
+    position *= np.take(_steps(table), index, mode="clip")
+    position += np.take(table, index, mode="clip")
+    return position
 
 
 def _correlated(rng: np.random.Generator, shape: tuple[int, ...], chol: np.ndarray) -> np.ndarray:
+    """Correlated standard normals, variable first: (variables, *shape).
+
+    All normals in one call, then one matrix product; variable-first keeps each variable's
+    values contiguous for the lookups that follow.
+    """
     size = chol.shape[0]
-    draws = rng.standard_normal((int(np.prod(shape)), size))
-    return (draws @ chol.T).reshape(*shape, size)  # one matrix product, not one per trial
+    draws = rng.standard_normal((size, int(np.prod(shape))))
+    return (chol @ draws).reshape(size, *shape)
 
 
 def _whole(values: np.ndarray, low: int, high: int) -> np.ndarray:
-    return np.clip(np.rint(values), low, high)
+    """Rounded to whole points within [low, high], in place (``values`` is a fresh array)."""
+    np.rint(values, out=values)
+    return np.clip(values, low, high, out=values)
 
 
 def draw_episodes(rng: np.random.Generator, bm: BatchModel, trials: int, n: int) -> EpisodeBatch:
@@ -315,24 +340,23 @@ def draw_episodes(rng: np.random.Generator, bm: BatchModel, trials: int, n: int)
     if sc.therapists > 0 and sc.icc > 0:
         shared = _correlated(rng, (trials, sc.therapists), bm.latent_cholesky)
         caseload = np.arange(n) % sc.therapists
-        latent = math.sqrt(sc.icc) * shared[:, caseload] + math.sqrt(1 - sc.icc) * latent
+        latent = math.sqrt(sc.icc) * shared[..., caseload] + math.sqrt(1 - sc.icc) * latent
 
     baseline: dict[str, np.ndarray] = {}
     post: dict[str, np.ndarray] = {}
     for j, outcome in enumerate(model.outcomes):
         low, high = total_range(instruments[outcome.calibration.instrument])
-        enrolment = _lookup(z[..., j], bm.tables.baseline[j])
-        after_placebo = enrolment[:, :crossovers] * _lookup(
-            placebo_latent[..., j], bm.tables.placebo[j]
-        )
+        enrolment = _lookup(z[j], bm.tables.baseline[j])
+        after_placebo = enrolment[:, :crossovers] * _lookup(placebo_latent[j], bm.tables.placebo[j])
         if skewed:
             enrolment = _whole(enrolment, low, high)
             after_placebo = _whole(after_placebo, low, high)
-        start = enrolment.copy()
+        start = enrolment  # the enrolment scores are not needed apart from the start
         start[:, :crossovers] = after_placebo
-        e = latent[..., k + j]
+        e = latent[k + j]
         if skewed:
-            post[outcome.name] = _whole(start * _lookup(e, bm.tables.mdma[j]), low, high)
+            ratio = _lookup(e, bm.tables.mdma[j])
+            post[outcome.name] = _whole(np.multiply(ratio, start, out=ratio), low, high)
         else:
             mean_ratio, residual_sd = bm.normal_post[j]
             post[outcome.name] = mean_ratio * start + residual_sd * e
@@ -341,7 +365,7 @@ def draw_episodes(rng: np.random.Generator, bm: BatchModel, trials: int, n: int)
     cal = model.calibration.alliance
     low, high = total_range(instruments[cal.instrument])
     for i, timepoint in enumerate(model.timepoints):
-        values = cal.mean[i] + cal.sd[i] * latent[..., i]
+        values = cal.mean[i] + cal.sd[i] * latent[i]
         alliance[timepoint] = _whole(values, low, high) if skewed else values
 
     if sc.missing_rate > 0:
@@ -354,7 +378,7 @@ def draw_episodes(rng: np.random.Generator, bm: BatchModel, trials: int, n: int)
         if sc.missing_mechanism == "mcar":
             chance: np.ndarray | float = sc.missing_rate
         else:
-            chance = special.expit(bm.mar_intercept + math.log(MAR_ODDS_RATIO) * z[..., 0])
+            chance = special.expit(bm.mar_intercept + math.log(MAR_ODDS_RATIO) * z[0])
         for values, u in zip(scores, draws, strict=True):
-            values[u < chance] = np.nan
+            np.putmask(values, u < chance, np.nan)
     return EpisodeBatch(alliance=alliance, baseline=baseline, post=post)
