@@ -281,7 +281,9 @@ def batch_model_for(scenario: Scenario) -> BatchModel:
     )
 
 
-def _batch(n: int, models: int) -> int:
+def batch_size(n: int, models: int) -> int:
+    """Replications drawn and fitted together: a function of N and the plan alone (never of the
+    worker count), so a cell's draws, and hence its numbers, are fixed by its seed."""
     return max(1, min(CHUNK, BATCH_BYTES // (8 * n * (6 * models + 12))))
 
 
@@ -326,7 +328,7 @@ def design_cell(
     significant_counts = np.zeros(len(models))
     complete = np.zeros(len(models))
     any_count = all_count = 0
-    batch = _batch(n, len(models))
+    batch = batch_size(n, len(models))
     for size, rng in chunk_streams(seed, simulations):
         for start in range(0, size, batch):
             trials = min(batch, size - start)
