@@ -108,6 +108,32 @@ class _Tables:
     mdma: tuple[np.ndarray, ...]  # per outcome: post ratio (skewed) at the grid
     placebo: tuple[np.ndarray, ...]  # per outcome: placebo-phase ratio at the grid
     baseline: tuple[np.ndarray, ...]  # per outcome: randomised baseline at the grid
+    # Each table's steps to the next grid point (for the interpolation), computed once.
+    mdma_steps: tuple[np.ndarray, ...]
+    placebo_steps: tuple[np.ndarray, ...]
+    baseline_steps: tuple[np.ndarray, ...]
+
+
+def _steps(table: np.ndarray) -> np.ndarray:
+    """``table``'s differences to the next grid point, 0 past the last (which x reaches clamped)."""
+    return np.append(np.diff(table), 0.0)
+
+
+def _tables(
+    grid: np.ndarray,
+    mdma: tuple[np.ndarray, ...],
+    placebo: tuple[np.ndarray, ...],
+    baseline: tuple[np.ndarray, ...],
+) -> _Tables:
+    return _Tables(
+        grid=grid,
+        mdma=mdma,
+        placebo=placebo,
+        baseline=baseline,
+        mdma_steps=tuple(_steps(t) for t in mdma),
+        placebo_steps=tuple(_steps(t) for t in placebo),
+        baseline_steps=tuple(_steps(t) for t in baseline),
+    )
 
 
 @dataclass(frozen=True)
@@ -236,8 +262,8 @@ def _parts(calibration: Calibration) -> _Parts:
     counts = design_counts(calibration.design)
     return _Parts(
         model=model,
-        tables=_Tables(
-            grid=grid,
+        tables=_tables(
+            grid,
             mdma=tuple(o.mdma.quantile(u) for o in model.outcomes),
             placebo=tuple(o.placebo.quantile(u) for o in model.outcomes),
             baseline=tuple(baseline_tables),
@@ -275,34 +301,22 @@ def build_batch_model(scenario: Scenario, calibration: Calibration | None = None
     )
 
 
-_STEPS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
-
-def _steps(table: np.ndarray) -> np.ndarray:
-    """``table``'s differences to the next grid point, 0 past the last (which x reaches clamped).
-
-    Kept per table (the tables live as long as the cached model), not recomputed per lookup.
-    """
-    cached = _STEPS.get(id(table))
-    if cached is None or cached[0] is not table:
-        cached = (table, np.append(np.diff(table), 0.0))
-        _STEPS[id(table)] = cached
-    return cached[1]
-
-
-def _lookup(x: np.ndarray, table: np.ndarray) -> np.ndarray:
+def _lookup(x: np.ndarray, table: np.ndarray, steps: np.ndarray | None = None) -> np.ndarray:
     """Linear interpolation of ``table`` (values at the uniform latent grid) at ``x``.
 
     Arithmetic indexing on the uniform grid: the same values as ``numpy.interp`` (clamped at the
-    ends) without its binary search, several times faster on millions of values.
+    ends) without its binary search, several times faster on millions of values. ``steps``:
+    the table's :func:`_steps`, passed when computed once beforehand.
     """
+    if steps is None:
+        steps = _steps(table)
     scale = (GRID_POINTS - 1) / (2 * GRID_LIMIT)
     position = np.multiply(x, scale)
     position += GRID_LIMIT * scale
     np.clip(position, 0.0, GRID_POINTS - 1.0, out=position)
     index = position.astype(np.intp)
     position -= index  # the fraction of the way to the next grid point
-    position *= np.take(_steps(table), index, mode="clip")
+    position *= np.take(steps, index, mode="clip")
     position += np.take(table, index, mode="clip")
     return position
 
@@ -346,8 +360,11 @@ def draw_episodes(rng: np.random.Generator, bm: BatchModel, trials: int, n: int)
     post: dict[str, np.ndarray] = {}
     for j, outcome in enumerate(model.outcomes):
         low, high = total_range(instruments[outcome.calibration.instrument])
-        enrolment = _lookup(z[j], bm.tables.baseline[j])
-        after_placebo = enrolment[:, :crossovers] * _lookup(placebo_latent[j], bm.tables.placebo[j])
+        tables = bm.tables
+        enrolment = _lookup(z[j], tables.baseline[j], tables.baseline_steps[j])
+        after_placebo = enrolment[:, :crossovers] * _lookup(
+            placebo_latent[j], tables.placebo[j], tables.placebo_steps[j]
+        )
         if skewed:
             enrolment = _whole(enrolment, low, high)
             after_placebo = _whole(after_placebo, low, high)
@@ -355,7 +372,7 @@ def draw_episodes(rng: np.random.Generator, bm: BatchModel, trials: int, n: int)
         start[:, :crossovers] = after_placebo
         e = latent[k + j]
         if skewed:
-            ratio = _lookup(e, bm.tables.mdma[j])
+            ratio = _lookup(e, tables.mdma[j], tables.mdma_steps[j])
             post[outcome.name] = _whole(np.multiply(ratio, start, out=ratio), low, high)
         else:
             mean_ratio, residual_sd = bm.normal_post[j]
