@@ -118,6 +118,26 @@ def test_batched_fits_equal_statsmodels_on_complete_cases():
             assert df[i, j] == fit.df_resid and count[i, j] == keep.sum()
 
 
+def test_closed_form_fit_matches_statsmodels_and_flags_what_cannot_be_estimated():
+    rng = np.random.default_rng(12)
+    b = rng.normal(40, 10, (4, 25))
+    w = 100 + 0.9 * (b - 40) + rng.normal(0, 8, (4, 25))  # alliance correlated with baseline
+    y = 0.7 * b + 0.2 * w + rng.normal(0, 5, (4, 25))
+    w[1] = 150.0  # constant alliance: collinear with the intercept
+    w[2] = 3 * b[2] + 7  # alliance an exact function of baseline
+    y[3, 4:] = np.nan  # four complete cases: df = 1, still estimable
+    t, df, count = alliance_tests(y, b, w)
+    fit = sm.OLS(y[0], sm.add_constant(np.column_stack([b[0], w[0]]))).fit()
+    assert t[0] == pytest.approx(fit.tvalues[2], rel=1e-10) and df[0] == 22
+    assert np.isnan(t[1]) and np.isnan(df[1]) and np.isnan(t[2]) and np.isnan(df[2])
+    keep = slice(0, 4)
+    fit = sm.OLS(y[3, keep], sm.add_constant(np.column_stack([b[3, keep], w[3, keep]]))).fit()
+    assert t[3] == pytest.approx(fit.tvalues[2], rel=1e-9) and df[3] == 1 and count[3] == 4
+    y[3, 3] = np.nan  # three complete cases: no residual degree of freedom
+    t, df, count = alliance_tests(y, b, w)
+    assert np.isnan(t[3]) and count[3] == 3
+
+
 @pytest.mark.parametrize("method", METHODS)
 def test_row_wise_adjustment_equals_r_p_adjust(method):
     rng = np.random.default_rng(4)
@@ -140,6 +160,7 @@ def test_missing_at_random_depends_on_severity_and_keeps_the_overall_rate():
     mcar = build_batch_model(Scenario(effects(-0.3), missing_rate=0.3))
     episodes = draw_episodes(np.random.default_rng(2), mcar, 200, 100)
     missing = np.isnan(episodes.alliance["s4"])
+    assert abs(missing.mean() - 0.3) < 0.01
     severe = episodes.baseline["caps"] > np.nanmedian(episodes.baseline["caps"])
     assert abs(missing[severe].mean() - missing[~severe].mean()) < 0.02
 

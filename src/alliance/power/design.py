@@ -12,9 +12,9 @@ multiplicity correction to the alliance tests of each replication. Reported per 
   significant before correction (``power_unadjusted``), with the mean complete-case n.
 
 Vectorised: replications × models are a batch dimension. The normal equations of all models of
-a batch of replications come from one batched matrix product and are solved in one batched
-``numpy.linalg.solve``; the correction is applied to all replications at once (:func:`adjust_rows`,
-R's ``p.adjust`` row-wise). Missing scores enter as zero weights.
+a batch of replications come from one batched matrix product and are solved in closed form
+(partialling out the baseline) for all models and replications at once; the correction is
+applied to all replications at once (:func:`adjust_rows`, R's ``p.adjust`` row-wise). Missing scores enter as zero weights.
 
 Replications are drawn in chunks of fixed size, chunk c from the cell's ``SeedSequence`` child c,
 so a cell's numbers depend on its seed alone, never on how many workers compute the grid.
@@ -28,7 +28,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from alliance.inference.multiplicity import METHODS
 from alliance.models.plan import AnalysisPlan
@@ -137,9 +137,15 @@ def _t_from_moments(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(t, df) of the alliance coefficient in y ~ 1 + b + w from complete-case raw moments.
 
-    The intercept is absorbed by centring the cross-products; the 2 × 2 normal equations of
-    (b, w) of every replication and model are then solved in one batched solve, which also
-    yields the (w, w) element of their inverse for the standard error.
+    The intercept is absorbed by centring the cross-products; w and y are then partialled on b
+    (Frisch–Waugh–Lovell), which solves the 3 × 3 normal equations in closed form for every
+    replication and model at once: with S the centred cross-products,
+
+        S_ww·b = S_ww − S_bw² / S_bb,   S_wy·b = S_wy − S_bw·S_by / S_bb,
+        RSS = S_yy − S_by² / S_bb − S_wy·b² / S_ww·b,   t = S_wy·b / √(RSS · S_ww·b / df).
+
+    A model is not estimable (NaN) when df < 1 or b and w are collinear, judged as before by the
+    determinant S_bb·S_ww − S_bw² against 1e-12 of S_bb·S_ww.
     """
     safe = np.maximum(count, 1.0)
 
@@ -148,15 +154,15 @@ def _t_from_moments(
 
     cbb, cww, cyy = centred("b", "b", "bb"), centred("w", "w", "ww"), centred("y", "y", "yy")
     cbw, cby, cwy = centred("b", "w", "bw"), centred("b", "y", "by"), centred("w", "y", "wy")
-    xtx = np.stack([np.stack([cbb, cbw], -1), np.stack([cbw, cww], -1)], -2)
     df = count - 3
-    usable = (df >= 1) & (cbb * cww - cbw * cbw > 1e-12 * np.maximum(cbb * cww, 1e-300))
-    xtx = np.where(usable[..., None, None], xtx, np.eye(2))
-    rhs = np.stack([np.stack([cby, cwy], -1), np.broadcast_to([0.0, 1.0], (*cby.shape, 2))], -1)
-    solved = np.linalg.solve(xtx, rhs)  # one batched solve: coefficients and (X'X)⁻¹[:, w]
-    rss = cyy - solved[..., 0, 0] * cby - solved[..., 1, 0] * cwy
+    det = cbb * cww - cbw * cbw
+    usable = (df >= 1) & (det > 1e-12 * np.maximum(cbb * cww, 1e-300))
+    cbb = np.where(usable, cbb, 1.0)  # usable implies S_bb > 0
+    ww_b = np.where(usable, det / cbb, 1.0)
+    wy_b = cwy - cbw * cby / cbb
+    rss = cyy - cby * cby / cbb - wy_b * wy_b / ww_b
     with np.errstate(invalid="ignore", divide="ignore"):
-        t = solved[..., 1, 0] / np.sqrt(np.maximum(rss, 0.0) / df * solved[..., 1, 1])
+        t = wy_b / np.sqrt(np.maximum(rss, 0.0) * ww_b / df)
     return np.where(usable, t, np.nan), np.where(usable, df, np.nan)
 
 
@@ -209,24 +215,27 @@ def plan_tests(
     trials, n = episodes.post[outcomes[0]].shape
     # Zero where a score is missing; values shifted by one constant per variable (the first
     # trial's observed mean), which leaves every regression unchanged and keeps moments small.
-    left = np.zeros((trials, 6 * len(outcomes), n))
+    left = np.empty((trials, 6 * len(outcomes), n))
     for i, o in enumerate(outcomes):
         b, y = episodes.baseline[o], episodes.post[o]
-        observed = ~(np.isnan(b) | np.isnan(y))
+        missing = np.isnan(b + y)  # either score missing: NaN propagates through the sum
         part = left[:, 6 * i : 6 * i + 6]
-        part[:, 0] = observed
-        np.subtract(b, _shift(b), out=part[:, 1], where=observed)
-        np.subtract(y, _shift(y), out=part[:, 2], where=observed)
+        np.logical_not(missing, out=part[:, 0])
+        np.subtract(b, _shift(b), out=part[:, 1])
+        np.subtract(y, _shift(y), out=part[:, 2])
+        np.putmask(part[:, 1], missing, 0.0)
+        np.putmask(part[:, 2], missing, 0.0)
         np.multiply(part[:, 1], part[:, 1], out=part[:, 3])
         np.multiply(part[:, 1], part[:, 2], out=part[:, 4])
         np.multiply(part[:, 2], part[:, 2], out=part[:, 5])
-    right = np.zeros((trials, 3 * len(timepoints), n))
+    right = np.empty((trials, 3 * len(timepoints), n))
     for i, timepoint in enumerate(timepoints):
         w = episodes.alliance[timepoint]
-        observed = ~np.isnan(w)
+        missing = np.isnan(w)
         part = right[:, 3 * i : 3 * i + 3]
-        part[:, 0] = observed
-        np.subtract(w, _shift(w), out=part[:, 1], where=observed)
+        np.logical_not(missing, out=part[:, 0])
+        np.subtract(w, _shift(w), out=part[:, 1])
+        np.putmask(part[:, 1], missing, 0.0)
         np.multiply(part[:, 1], part[:, 1], out=part[:, 2])
     # (trials, 6O, n) @ (trials, n, 3T): the transposed operand is still one BLAS product each
     moments = np.matmul(left, np.swapaxes(right, 1, 2))
@@ -272,7 +281,9 @@ def batch_model_for(scenario: Scenario) -> BatchModel:
     )
 
 
-def _batch(n: int, models: int) -> int:
+def batch_size(n: int, models: int) -> int:
+    """Replications drawn and fitted together: a function of N and the plan alone (never of the
+    worker count), so a cell's draws, and hence its numbers, are fixed by its seed."""
     return max(1, min(CHUNK, BATCH_BYTES // (8 * n * (6 * models + 12))))
 
 
@@ -292,9 +303,9 @@ def batch_decisions(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(survives correction, significant before it, complete-case n), each (trials, models)."""
     t, df, count = plan_tests(episodes, models)
-    with np.errstate(invalid="ignore"):
-        p = 2 * stats.t.sf(np.abs(t), np.where(np.isnan(df), 1.0, df))
-    p = np.where(np.isnan(t), np.nan, p)
+    # Student's t survival function itself (what scipy.stats.t.sf evaluates), without the
+    # distribution object's argument checks; a NaN t (model not estimable) gives a NaN p.
+    p = 2 * special.stdtr(np.where(np.isnan(df), 1.0, df), -np.abs(t))
     adjusted = adjust_by_families(p, [m.family for m in models], method)
     with np.errstate(invalid="ignore"):
         return adjusted < alpha, p < alpha, count
@@ -317,7 +328,7 @@ def design_cell(
     significant_counts = np.zeros(len(models))
     complete = np.zeros(len(models))
     any_count = all_count = 0
-    batch = _batch(n, len(models))
+    batch = batch_size(n, len(models))
     for size, rng in chunk_streams(seed, simulations):
         for start in range(0, size, batch):
             trials = min(batch, size - start)

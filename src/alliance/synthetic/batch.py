@@ -108,6 +108,32 @@ class _Tables:
     mdma: tuple[np.ndarray, ...]  # per outcome: post ratio (skewed) at the grid
     placebo: tuple[np.ndarray, ...]  # per outcome: placebo-phase ratio at the grid
     baseline: tuple[np.ndarray, ...]  # per outcome: randomised baseline at the grid
+    # Each table's steps to the next grid point (for the interpolation), computed once.
+    mdma_steps: tuple[np.ndarray, ...]
+    placebo_steps: tuple[np.ndarray, ...]
+    baseline_steps: tuple[np.ndarray, ...]
+
+
+def _steps(table: np.ndarray) -> np.ndarray:
+    """``table``'s differences to the next grid point, 0 past the last (which x reaches clamped)."""
+    return np.append(np.diff(table), 0.0)
+
+
+def _tables(
+    grid: np.ndarray,
+    mdma: tuple[np.ndarray, ...],
+    placebo: tuple[np.ndarray, ...],
+    baseline: tuple[np.ndarray, ...],
+) -> _Tables:
+    return _Tables(
+        grid=grid,
+        mdma=mdma,
+        placebo=placebo,
+        baseline=baseline,
+        mdma_steps=tuple(_steps(t) for t in mdma),
+        placebo_steps=tuple(_steps(t) for t in placebo),
+        baseline_steps=tuple(_steps(t) for t in baseline),
+    )
 
 
 @dataclass(frozen=True)
@@ -236,8 +262,8 @@ def _parts(calibration: Calibration) -> _Parts:
     counts = design_counts(calibration.design)
     return _Parts(
         model=model,
-        tables=_Tables(
-            grid=grid,
+        tables=_tables(
+            grid,
             mdma=tuple(o.mdma.quantile(u) for o in model.outcomes),
             placebo=tuple(o.placebo.quantile(u) for o in model.outcomes),
             baseline=tuple(baseline_tables),
@@ -275,28 +301,41 @@ def build_batch_model(scenario: Scenario, calibration: Calibration | None = None
     )
 
 
-def _lookup(x: np.ndarray, table: np.ndarray) -> np.ndarray:
+def _lookup(x: np.ndarray, table: np.ndarray, steps: np.ndarray | None = None) -> np.ndarray:
     """Linear interpolation of ``table`` (values at the uniform latent grid) at ``x``.
 
     Arithmetic indexing on the uniform grid: the same values as ``numpy.interp`` (clamped at the
-    ends) without its binary search, several times faster on millions of values.
+    ends) without its binary search, several times faster on millions of values. ``steps``:
+    the table's :func:`_steps`, passed when computed once beforehand.
     """
-    position = (x + GRID_LIMIT) * ((GRID_POINTS - 1) / (2 * GRID_LIMIT))
+    if steps is None:
+        steps = _steps(table)
+    scale = (GRID_POINTS - 1) / (2 * GRID_LIMIT)
+    position = np.multiply(x, scale)
+    position += GRID_LIMIT * scale
     np.clip(position, 0.0, GRID_POINTS - 1.0, out=position)
     index = position.astype(np.intp)
     position -= index  # the fraction of the way to the next grid point
-    steps = np.append(np.diff(table), 0.0)  # 0 past the last point, which x reaches clamped
-    return np.take(table, index, mode="clip") + position * np.take(steps, index, mode="clip")
+    position *= np.take(steps, index, mode="clip")
+    position += np.take(table, index, mode="clip")
+    return position
 
 
 def _correlated(rng: np.random.Generator, shape: tuple[int, ...], chol: np.ndarray) -> np.ndarray:
+    """Correlated standard normals, variable first: (variables, *shape).
+
+    All normals in one call, then one matrix product; variable-first keeps each variable's
+    values contiguous for the lookups that follow.
+    """
     size = chol.shape[0]
-    draws = rng.standard_normal((int(np.prod(shape)), size))
-    return (draws @ chol.T).reshape(*shape, size)  # one matrix product, not one per trial
+    draws = rng.standard_normal((size, int(np.prod(shape))))
+    return (chol @ draws).reshape(size, *shape)
 
 
 def _whole(values: np.ndarray, low: int, high: int) -> np.ndarray:
-    return np.clip(np.rint(values), low, high)
+    """Rounded to whole points within [low, high], in place (``values`` is a fresh array)."""
+    np.rint(values, out=values)
+    return np.clip(values, low, high, out=values)
 
 
 def draw_episodes(rng: np.random.Generator, bm: BatchModel, trials: int, n: int) -> EpisodeBatch:
@@ -315,24 +354,26 @@ def draw_episodes(rng: np.random.Generator, bm: BatchModel, trials: int, n: int)
     if sc.therapists > 0 and sc.icc > 0:
         shared = _correlated(rng, (trials, sc.therapists), bm.latent_cholesky)
         caseload = np.arange(n) % sc.therapists
-        latent = math.sqrt(sc.icc) * shared[:, caseload] + math.sqrt(1 - sc.icc) * latent
+        latent = math.sqrt(sc.icc) * shared[..., caseload] + math.sqrt(1 - sc.icc) * latent
 
     baseline: dict[str, np.ndarray] = {}
     post: dict[str, np.ndarray] = {}
     for j, outcome in enumerate(model.outcomes):
         low, high = total_range(instruments[outcome.calibration.instrument])
-        enrolment = _lookup(z[..., j], bm.tables.baseline[j])
+        tables = bm.tables
+        enrolment = _lookup(z[j], tables.baseline[j], tables.baseline_steps[j])
         after_placebo = enrolment[:, :crossovers] * _lookup(
-            placebo_latent[..., j], bm.tables.placebo[j]
+            placebo_latent[j], tables.placebo[j], tables.placebo_steps[j]
         )
         if skewed:
             enrolment = _whole(enrolment, low, high)
             after_placebo = _whole(after_placebo, low, high)
-        start = enrolment.copy()
+        start = enrolment  # the enrolment scores are not needed apart from the start
         start[:, :crossovers] = after_placebo
-        e = latent[..., k + j]
+        e = latent[k + j]
         if skewed:
-            post[outcome.name] = _whole(start * _lookup(e, bm.tables.mdma[j]), low, high)
+            ratio = _lookup(e, tables.mdma[j], tables.mdma_steps[j])
+            post[outcome.name] = _whole(np.multiply(ratio, start, out=ratio), low, high)
         else:
             mean_ratio, residual_sd = bm.normal_post[j]
             post[outcome.name] = mean_ratio * start + residual_sd * e
@@ -341,7 +382,7 @@ def draw_episodes(rng: np.random.Generator, bm: BatchModel, trials: int, n: int)
     cal = model.calibration.alliance
     low, high = total_range(instruments[cal.instrument])
     for i, timepoint in enumerate(model.timepoints):
-        values = cal.mean[i] + cal.sd[i] * latent[..., i]
+        values = cal.mean[i] + cal.sd[i] * latent[i]
         alliance[timepoint] = _whole(values, low, high) if skewed else values
 
     if sc.missing_rate > 0:
@@ -350,11 +391,16 @@ def draw_episodes(rng: np.random.Generator, bm: BatchModel, trials: int, n: int)
             *post.values(),
             *(baseline[o.name] for o in model.outcomes[1:]),
         ]
-        draws = rng.random((len(scores), trials, n))
+        # Uniform 32-bit integers: a score is missing when u < chance · 2³², so its probability
+        # is the chance to within 2⁻³² (half the cost of 64-bit uniforms, same meaning).
+        draws = rng.integers(0, 2**32, size=(len(scores), trials, n), dtype=np.uint32)
         if sc.missing_mechanism == "mcar":
-            chance: np.ndarray | float = sc.missing_rate
+            limit: np.ndarray | np.uint32 = np.uint32(
+                min(round(sc.missing_rate * 2**32), 2**32 - 1)
+            )
         else:
-            chance = special.expit(bm.mar_intercept + math.log(MAR_ODDS_RATIO) * z[..., 0])
+            chance = special.expit(bm.mar_intercept + math.log(MAR_ODDS_RATIO) * z[0])
+            limit = chance * 2.0**32
         for values, u in zip(scores, draws, strict=True):
-            values[u < chance] = np.nan
+            np.putmask(values, u < limit, np.nan)
     return EpisodeBatch(alliance=alliance, baseline=baseline, post=post)
