@@ -17,7 +17,7 @@ from alliance.meta.document import SIGN_CONVENTION
 from alliance.meta.pooling import METHOD_NAMES, TEST_NAMES
 from alliance.report import apa
 from alliance.report.docx_tables import SYNTHETIC_BANNER
-from alliance.report.html import CSS, LIBRARIES, figure_html
+from alliance.report.html import LIBRARIES, figure_html, page_head
 from alliance.report.results_json import software_versions
 
 TITLE = "Alliance–outcome meta-analysis"
@@ -253,12 +253,7 @@ def _page(result: MetaAnalysis, body: str, generated: dt.datetime) -> str:
         f"generated {generated.date().isoformat()}"
     )
     return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
-        "style-src 'unsafe-inline'; img-src data:\">"
-        f"<title>{escape(page_title)}</title><style>{CSS}</style></head><body>{banner}"
+        page_head(page_title) + f"{banner}"
         f'<header class="report-head"><h1>{escape(TITLE)}</h1>'
         f'<p class="subtitle">{escape(subtitle)}</p></header>'
         f"<main>{body}</main><footer>alliance {escape(__version__)}</footer></body></html>\n"

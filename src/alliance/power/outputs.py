@@ -121,7 +121,7 @@ def _cell(value: Any) -> str:
 
 def power_html(document: dict[str, Any], svg: str, failures: list[dict[str, Any]]) -> str:
     from alliance.report.canvas import inline_svg
-    from alliance.report.html import CSS
+    from alliance.report.html import page_head
 
     sections = [
         f'<figure id="figure-power">{inline_svg(svg, "power")}<figcaption>'
@@ -184,12 +184,7 @@ def power_html(document: dict[str, Any], svg: str, failures: list[dict[str, Any]
         else ""
     )
     return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
-        "style-src 'unsafe-inline'; img-src data:\">"
-        f"<title>Power for a replication</title><style>{CSS}</style></head><body>{synthetic}"
+        page_head("Power for a replication") + f"{synthetic}"
         '<header class="report-head"><h1>Power for a replication</h1>'
         f'<p class="subtitle">{escape(document.get("model", ""))} · alpha '
         f"{document['alpha']:.4g} · seed {document['seed']}</p></header>"

@@ -67,6 +67,20 @@ LIBRARIES = ("numpy", "scipy", "pandas", "statsmodels", "matplotlib", "python-do
 CSS = (Path(__file__).with_name("report.css")).read_text(encoding="utf-8")
 
 
+def page_head(title: str, head_extra: str = "") -> str:
+    """The opening of every self-contained page alliance writes (report, meta-analysis, power),
+    up to and including ``<body>``: the stylesheet inline and a content security policy."""
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        # Belt and braces: even a stray reference could not load anything.
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "style-src 'unsafe-inline'; img-src data:\">"
+        f"<title>{escape(title)}</title><style>{CSS}</style>{head_extra}</head><body>"
+    )
+
+
 # --------------------------------------------------------------------------- provenance
 
 
@@ -482,14 +496,7 @@ def _page(analysis: Analysis, body: str, generated: dt.datetime, scores: Mapping
     )
     page_title = (f"{SYNTHETIC_BANNER} \u00b7 " if synthetic else "") + title
     return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        # Belt and braces: even a stray reference could not load anything.
-        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
-        "style-src 'unsafe-inline'; img-src data:\">"
-        f"<title>{escape(page_title)}</title><style>{CSS}</style>{print_header}</head><body>"
-        f"{banner}"
+        page_head(page_title, print_header) + f"{banner}"
         f'<header class="report-head"><h1>{escape(title)}</h1>'
         f'<p class="subtitle">{subtitle}</p></header>'
         f'<nav class="toc" aria-label="Contents"><ol>{toc}</ol></nav>'
