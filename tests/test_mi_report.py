@@ -45,6 +45,16 @@ def test_report_has_the_missing_data_section_with_its_tables(analysis):
     assert keys[-4:] == ["missing_pattern", "missing_comparison", "missing_tipping", "planning"]
 
 
+def test_methods_paragraph_names_the_imputation_and_what_it_describes(analysis):
+    """The APA paragraphs are written from the complete-case models: under multiple imputation
+    they must say so and name the imputation, not pass complete cases off as the analysis."""
+    report = build_report(analysis, draw_figures=False)
+    methods = _text(report.html[report.html.index("<h3>Method</h3>") :])[:4000]
+    assert "multiply imputed (5 imputations by chained equations" in methods
+    assert "rules with Barnard–Rubin degrees of freedom" in methods
+    assert "those of the complete cases" in methods
+
+
 def test_comparison_table_shows_both_analyses_of_every_model(analysis):
     tables = {t.key: t for t in missing_tables(analysis)}
     rows = [r for s in tables["missing_comparison"].sections for r in s.rows]

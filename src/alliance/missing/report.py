@@ -194,6 +194,23 @@ def missing_tables(analysis: Analysis) -> list[ApaTable]:
     ]
 
 
+def missing_methods_sentence(analysis: Analysis) -> str:
+    """What the methods paragraph says of multiple imputation ("" without it): that paragraph
+    and the results paragraph describe the complete-case models, and must say so."""
+    result = analysis.missing
+    if result is None or not result.performed:
+        return ""
+    plan = analysis.plan
+    return (
+        f"Missing scores were also multiply imputed ({plan.imputations} imputations by chained "
+        f"equations with predictive mean matching, {plan.iterations} iterations; van Buuren & "
+        "Groothuis-Oudshoorn, 2011) and each model was pooled by Rubin's rules with "
+        "Barnard–Rubin degrees of freedom (Barnard & Rubin, 1999), the correction applied to "
+        "the pooled p values; the plan makes these pooled models the primary analysis (see "
+        "Missing data). The methods and results given here are those of the complete cases."
+    )
+
+
 def missing_section_text(analysis: Analysis) -> str:
     """The words at the head of the report's missing-data section (plain text)."""
     result = analysis.missing

@@ -371,6 +371,11 @@ def build_report(
     software = f"alliance {__version__} (Python {platform.python_version()})"
     borrowed = int((analysis.episodes.frame["baseline_borrowed"].fillna("") != "").sum())
     methods = apa_text.methods_paragraph(plan, analysis.models, analysis.seed, software, borrowed)
+    if analysis.missing is not None:  # the paragraphs are the complete cases': say so
+        from alliance.missing.report import missing_methods_sentence
+
+        if sentence := missing_methods_sentence(analysis):
+            methods = apa.join(methods, " " + sentence)
     results = apa_text.results_paragraph(
         plan, analysis.models, ledger.participants_in, ledger.episodes
     )
