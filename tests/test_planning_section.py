@@ -158,7 +158,7 @@ def test_no_article_models_no_section(tmp_path):
 @pytest.mark.parametrize("alpha,target", [(0.05, 0.8), (0.01, 0.9), (0.05 / 6, 0.8), (0.2, 0.5)])
 def test_search_from_the_fisher_guess_finds_the_same_n_as_required_n(k, alpha, target):
     from alliance.power.analytic import random_design_power, required_n
-    from alliance.power.planning import fisher_guess, required_n_from_guess
+    from alliance.power.planning import fisher_guess
 
     for r in (-0.99, -0.9, -0.5, -0.28, -0.1, 0.03, 0.008, 0.3, 0.75):
 
@@ -167,7 +167,7 @@ def test_search_from_the_fisher_guess_finds_the_same_n_as_required_n(k, alpha, t
 
         expected = required_n(power_at, target, k)
         guess = fisher_guess(r, k, alpha, target)
-        assert required_n_from_guess(power_at, target, k, guess) == expected, r
+        assert required_n(power_at, target, k, guess) == expected, r
         for off in (-7, 5, 40):  # any start gives the same N
             start = min(max(guess + off, k + 3), 100_000)
-            assert required_n_from_guess(power_at, target, k, start) == expected, (r, off)
+            assert required_n(power_at, target, k, start) == expected, (r, off)

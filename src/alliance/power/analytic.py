@@ -141,21 +141,37 @@ def random_design_power(partial_r: float, n: int, k: int, alpha: float = 0.05) -
     return float(min(1.0, max(0.0, 1.0 - accept)))
 
 
-def required_n(power_at: Callable[[int], float], target: float, k: int) -> int | None:
-    """Smallest N whose power reaches ``target`` (power increases with N), or None by MAX_N."""
+def required_n(
+    power_at: Callable[[int], float], target: float, k: int, guess: int | None = None
+) -> int | None:
+    """Smallest N whose power reaches ``target`` (power increases with N), or None by MAX_N.
+
+    The search starts at ``guess`` (default: the smallest N, k + 3), steps outwards in doubling
+    steps to a bracket and bisects it. Any start gives the same N; a good one (Fisher's z
+    approximation, as ``alliance analyze``'s planning section gives) needs a handful of exact
+    power integrals instead of about twenty.
+    """
     if not 0 < target < 1:
         raise ValueError(f"the target power must lie between 0 and 1, not {target}")
-    low = k + 3
-    if power_at(low) >= target:
-        return low
-    high = low
-    while power_at(high) < target:
-        low, high = high, high * 2
-        if high > MAX_N:
-            if power_at(MAX_N) < target:
-                return None
-            high = MAX_N
-    while high - low > 1:
+    smallest = k + 3
+    start = smallest if guess is None else min(max(guess, smallest), MAX_N)
+    if power_at(start) >= target:  # passes: step down to a failing N
+        high, step = start, 1
+        low = max(high - step, smallest)
+        while low > smallest and power_at(low) >= target:
+            high, step = low, step * 2
+            low = max(high - step, smallest)
+        if low == smallest and power_at(smallest) >= target:
+            return smallest
+    else:  # fails: step up to a passing N
+        low, step = start, 1
+        high = min(low + step, MAX_N)
+        while high < MAX_N and power_at(high) < target:
+            low, step = high, step * 2
+            high = min(low + step, MAX_N)
+        if high == MAX_N and power_at(MAX_N) < target:
+            return None
+    while high - low > 1:  # power(low) < target <= power(high)
         middle = (low + high) // 2
         if power_at(middle) >= target:
             high = middle

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from scipy import stats
 
 from alliance.errors import AllianceError
 from alliance.limits import MAX_N
-from alliance.power.analytic import critical_partial_r, random_design_power
+from alliance.power.analytic import critical_partial_r, random_design_power, required_n
 from alliance.power.winners_curse import conditional_mle, fisher_ci
 
 BENCHMARK_R = 0.28  # Flückiger et al. (2018), r = .278 over 295 studies
@@ -104,50 +103,17 @@ def covariate_count(model: dict[str, Any]) -> int:
 def _needed(r: float | None, k: int, alpha: float, target: float) -> int | None:
     if r is None or r == 0 or not -1 < r < 1:
         return None
-    return required_n_from_guess(
+    return required_n(
         lambda n: random_design_power(r, n, k, alpha), target, k, fisher_guess(r, k, alpha, target)
     )
 
 
 def fisher_guess(r: float, k: int, alpha: float, target: float) -> int:
     """The N of Fisher's z approximation, ((z₁₋α/₂ + z_power) / atanh|r|)² + 3 + k: within a few
-    participants of the exact N, so the search below starts next to it."""
+    participants of the exact N, so the search starts next to it."""
     z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(target)
     guess = (z / math.atanh(abs(r))) ** 2 + 3 + k
     return int(min(max(math.ceil(guess), k + 3), MAX_N))
-
-
-def required_n_from_guess(
-    power_at: Callable[[int], float], target: float, k: int, guess: int
-) -> int | None:
-    """The same N as :func:`alliance.power.analytic.required_n` (smallest N reaching ``target``,
-    None by MAX_N), searched outwards from ``guess`` in doubling steps and then bisected: a
-    handful of exact power integrals instead of about twenty, which keeps ``alliance analyze``'s
-    planning section cheap."""
-    smallest = k + 3
-    if power_at(guess) >= target:  # passes: step down to a failing N
-        high, step = guess, 1
-        low = max(high - step, smallest)
-        while low > smallest and power_at(low) >= target:
-            high, step = low, step * 2
-            low = max(high - step, smallest)
-        if low == smallest and power_at(smallest) >= target:
-            return smallest
-    else:  # fails: step up to a passing N
-        low, step = guess, 1
-        high = min(low + step, MAX_N)
-        while high < MAX_N and power_at(high) < target:
-            low, step = high, step * 2
-            high = min(low + step, MAX_N)
-        if high == MAX_N and power_at(MAX_N) < target:
-            return None
-    while high - low > 1:  # power(low) < target <= power(high)
-        middle = (low + high) // 2
-        if power_at(middle) >= target:
-            high = middle
-        else:
-            low = middle
-    return high
 
 
 def planning_rows(document: dict[str, Any], alpha: float, target: float) -> list[dict[str, Any]]:
