@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from scipy import stats
 
+from alliance.meta.figure import draw_published_effect
 from alliance.meta.literature import load_literature
 from alliance.meta.studies import WORSE, score_directions
 from alliance.models.fit import ModelResult
@@ -85,18 +86,7 @@ def benchmark_figure(models: Sequence[ModelResult]) -> ReportFigure | None:
         ax.axhline(y, color=GREY, linewidth=0.6)
         for b in literature:
             y -= 1
-            if b.ci_low is not None and b.ci_high is not None:
-                ax.plot([b.ci_low, b.ci_high], [y, y], color="#555555", linewidth=1.0)
-            ax.plot(
-                [b.r],
-                [y],
-                marker="o",
-                markersize=6,
-                color="#555555",
-                markerfacecolor="white",
-                markeredgewidth=1.4,
-                linestyle="none",
-            )
+            draw_published_effect(ax, b, y)
             ticks.append(y)
             tick_labels.append(plot_text(b.label))
         ax.axvline(0, color="#555555", linewidth=0.8, linestyle=":")

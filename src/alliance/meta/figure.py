@@ -10,6 +10,8 @@ better outcome.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from alliance.meta.analysis import MetaAnalysis
@@ -135,21 +137,11 @@ def forest_plot(result: MetaAnalysis) -> ReportFigure:
             )
             for b in literature:
                 y -= 1
+                draw_published_effect(ax, b, y)
                 if b.ci_low is not None and b.ci_high is not None:
-                    ax.plot([b.ci_low, b.ci_high], [y, y], color="#555555", linewidth=1.0)
                     shown = f"{apa.fmt_unit(b.r)} {apa.fmt_ci(b.ci_low, b.ci_high, unit=True)}"
                 else:
                     shown = f"{apa.fmt_unit(b.r)} (no CI)"
-                ax.plot(
-                    [b.r],
-                    [y],
-                    marker="o",
-                    markersize=6,
-                    color="#555555",
-                    markerfacecolor="white",
-                    markeredgewidth=1.4,
-                    linestyle="none",
-                )
                 _right_text(ax, y, shown, "")
                 ticks.append(y)
                 tick_labels.append(plot_text(_short(b.label)))
@@ -193,6 +185,23 @@ def forest_plot(result: MetaAnalysis) -> ReportFigure:
         description=_describe(result, literature),
         caption=_caption(result, bool(literature)),
         figure=fig,
+    )
+
+
+def draw_published_effect(ax: Any, effect: Benchmark, y: float) -> None:
+    """A published effect at height ``y``: a grey hollow circle, with its interval when the
+    source gives one; drawn alike in the meta-analysis forest plot and the analyze report."""
+    if effect.ci_low is not None and effect.ci_high is not None:
+        ax.plot([effect.ci_low, effect.ci_high], [y, y], color="#555555", linewidth=1.0)
+    ax.plot(
+        [effect.r],
+        [y],
+        marker="o",
+        markersize=6,
+        color="#555555",
+        markerfacecolor="white",
+        markeredgewidth=1.4,
+        linestyle="none",
     )
 
 
